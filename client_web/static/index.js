@@ -1,0 +1,74 @@
+import { api, bi, COURSE_TYPES, fmtTime, h, LEVEL_ZH, renderTopbar, requireLogin, ROLE_ZH, showError, statusBadge,
+         TARGET_GROUPS } from "/static/api.js";
+
+const ENROLMENT_ZH = { enrolled: "在读", withdrawn: "已退班", completed: "已结业" };
+
+function kv(dl, rows) {
+  dl.replaceChildren(...rows.filter(Boolean).flatMap(([zh, en, value, attrs]) => [
+    h("dt", {}, ...bi(zh, en)), h("dd", attrs || {}, value ?? "—")]));
+}
+
+async function main() {
+  const me = await requireLogin();
+  renderTopbar(me, "/");
+  document.getElementById("me-card").hidden = false;
+  document.getElementById("welcome").replaceChildren(`您好，${me.display_name}`,
+    h("small", { class: "en" }, `Hello, ${me.display_name}`));
+  document.getElementById("welcome").dataset.testid = "welcome";
+  kv(document.getElementById("me"), [
+    ["用户名", "Username", me.username, { id: "me-username" }],
+    ["角色", "Role", `${ROLE_ZH[me.role] || me.role} (${me.role})`, { id: "me-role", "data-role": me.role }],
+    me.institution_id != null && ["所属机构", "Institution", `#${me.institution_id}`],
+    me.region_code && ["管辖区域", "Region", `${LEVEL_ZH[me.region_level] || me.region_level} ${me.region_code}`],
+  ]);
+
+  const links = document.getElementById("role-links");
+  if (me.role === "institution_admin") {
+    links.append(h("a", { class: "button", href: "/planner", id: "link-planner" }, ...bi("开班计划", "Class planner")));
+  }
+  if (me.role === "supervisor") {
+    links.append(h("a", { class: "button", href: "/review", id: "link-review" }, ...bi("班期审核", "Class review")));
+  }
+  if (me.role !== "student") {
+    links.append(h("a", { class: "button secondary", href: "/docs", id: "link-docs" }, ...bi("接口文档", "API docs")));
+  }
+
+  if (me.role === "student") await showStudent();
+  else if (["lecturer", "assistant", "platform_admin"].includes(me.role)) await showClasses();
+}
+
+async function showStudent() {
+  const p = await api("/api/me/student");
+  document.getElementById("student-card").hidden = false;
+  kv(document.getElementById("student-profile"), [
+    ["姓名", "Name", p.real_name, { id: "student-name", "data-testid": "student-name" }],
+    ["身份证号", "ID number", p.id_number_masked, { id: "student-id-masked", class: "masked" }],
+    ["手机号", "Mobile", p.mobile_masked, { class: "masked" }],
+    ["性别", "Gender", p.gender === "M" ? "男 male" : p.gender === "F" ? "女 female" : p.gender],
+    ["出生日期", "Birth date", p.birth_date],
+    ["户籍所在地", "Household registration", p.household_registration],
+    ["培训对象类别", "Target group", `${TARGET_GROUPS[p.target_group] || p.target_group} (${p.target_group})`],
+    p.graduation_year && ["毕业年份", "Graduation year", p.graduation_year],
+    p.business_registered_on && ["营业执照登记日期", "Business registered on", p.business_registered_on],
+    ["类别证明", "Evidence", p.has_evidence ? "已上传 uploaded" : "未上传 none"],
+  ]);
+  document.getElementById("enrolments-card").hidden = false;
+  const body = document.querySelector("#enrolments tbody");
+  body.replaceChildren(...p.enrolments.map((e) => h("tr", { "data-testid": "enrolment", "data-class-id": e.class_id },
+    h("td", {}, e.class_name), h("td", {}, COURSE_TYPES[e.course_type] || e.course_type), h("td", {}, e.year ?? "—"),
+    h("td", {}, ENROLMENT_ZH[e.status] || e.status, h("small", { class: "en" }, e.status)))));
+  document.getElementById("enrolments-empty").hidden = p.enrolments.length > 0;
+}
+
+async function showClasses() {
+  const { items } = await api("/api/classes");
+  document.getElementById("classes-card").hidden = false;
+  document.querySelector("#my-classes tbody").replaceChildren(...(items.length ? items.map((c) =>
+    h("tr", { "data-testid": "class-row", "data-class-id": c.id },
+      h("td", {}, c.name, h("small", { class: "en" }, c.institution_name)),
+      h("td", {}, COURSE_TYPES[c.course_type] || c.course_type), h("td", {}, fmtTime(c.first_lesson)),
+      h("td", {}, statusBadge(c.status)))) :
+    [h("tr", {}, h("td", { colspan: 4, class: "empty" }, ...bi("暂无班期", "No classes")))]));
+}
+
+main().catch((err) => showError(document.getElementById("page-error"), err));

@@ -1,0 +1,18 @@
+"""ORM models (SQLAlchemy 2) and their Alembic migrations.
+
+Importing this package registers every table on :data:`Base.metadata`.
+"""
+from models.base import Base
+from models.accounts import AuthSession, User
+from models.audit import AuditLog
+from models.calendar import CalendarOverride
+from models.classes import ClassAssistant, ClassLecturer, ClassTransition, Enrolment, Lesson, TrainingClass
+from models.files import StoredFile
+from models.institutions import Institution
+from models.people import LecturerProfile, StudentProfile
+
+__all__ = [
+    "AuditLog", "AuthSession", "Base", "CalendarOverride", "ClassAssistant", "ClassLecturer",
+    "ClassTransition", "Enrolment", "Institution", "LecturerProfile", "Lesson", "StoredFile",
+    "StudentProfile", "TrainingClass", "User",
+]

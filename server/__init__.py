@@ -1,0 +1,1 @@
+"""Qihang server: HTTP API, signalling, auth and the domain rules of subsidised training."""

@@ -1,0 +1,77 @@
+"""The ASGI application: API routes, static pages, error handlers."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from server.api import audit, auth, classes, institutions, lecturers, reference, students, users
+from server.api.endpoint import Api, error_response, identity_error
+from server.api.openapi import build_openapi
+from server.errors import ApiError
+from server.identity.errors import IdentityError
+from server.services import Services
+from server.settings import Settings
+
+log = logging.getLogger("qihang")
+CLIENT_DIR = Path(__file__).resolve().parent.parent / "client_web"
+MODULES = (auth, institutions, users, lecturers, students, classes, reference, audit)
+PAGES = {"/": "index.html", "/login": "login.html", "/planner": "planner.html", "/register": "register.html",
+         "/review": "review.html", "/docs": "docs.html"}
+
+
+def all_endpoints() -> list:
+    return [ep for m in MODULES for ep in m.api.endpoints]
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    svc = services or Services.build(settings or Settings.from_env())
+    api = Api()
+    api.endpoints = all_endpoints()
+    spec = build_openapi(api.endpoints, version="0.1.0")
+
+    async def openapi(_request: Request) -> JSONResponse:
+        return JSONResponse(spec)
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    def page(name: str):
+        async def serve(_request: Request):
+            return FileResponse(CLIENT_DIR / name, headers={"Cache-Control": "no-cache"})
+        return serve
+
+    routes = api.routes(svc) + [
+        Route("/openapi.json", openapi),
+        Route("/healthz", healthz),
+        *[Route(path, page(name)) for path, name in PAGES.items()],
+        Mount("/static", StaticFiles(directory=CLIENT_DIR / "static"), name="static"),
+    ]
+
+    async def on_api_error(_request: Request, exc: ApiError):
+        return error_response(exc)
+
+    async def on_identity_error(_request: Request, exc: IdentityError):
+        return error_response(identity_error(exc))
+
+    async def on_http(request: Request, exc: HTTPException):
+        if exc.status_code == 404:
+            return error_response(ApiError("NOT_FOUND", "地址不存在", f"No such address: {request.url.path}", status=404))
+        if exc.status_code == 405:
+            return error_response(ApiError("METHOD_NOT_ALLOWED", "不支持该请求方法", "Method not allowed", status=405))
+        return error_response(ApiError("HTTP_ERROR", "请求错误", str(exc.detail), status=exc.status_code))
+
+    async def on_crash(_request: Request, exc: Exception):
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(ApiError("INTERNAL", "服务器内部错误，已记录", "Internal error; it has been logged", status=500))
+
+    app = Starlette(routes=routes, exception_handlers={
+        ApiError: on_api_error, IdentityError: on_identity_error, HTTPException: on_http, Exception: on_crash})
+    app.state.services = svc
+    return app

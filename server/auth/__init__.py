@@ -1,0 +1,1 @@
+"""Authentication (passwords, login sessions, lockout) and authorisation (roles, tenancy scope)."""

@@ -1,0 +1,91 @@
+"""Settings read once from the environment.
+
+With nothing set the app runs embedded: SQLite and files under ``./data``, in-process state.
+``DATABASE_URL`` / ``REDIS_URL`` switch to PostgreSQL / Redis for multi-node deployments.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None = None
+    secret_key: bytes = b""
+    base_url: str = "http://127.0.0.1:8000"
+    session_ttl_minutes: int = 12 * 60
+    login_max_failures: int = 5
+    login_failure_window_minutes: int = 15
+    login_lock_minutes: int = 15
+    max_json_bytes: int = 1 * 1024 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
+    profiles_dir: Path | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("QIHANG_DATA_DIR") or "data").resolve()
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'qihang.db'}"
+        if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
+            # SQLAlchemy's default PostgreSQL driver is psycopg2; we ship psycopg 3.
+            database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+        profiles_dir = env.get("QIHANG_PROFILES_DIR")
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=_load_secret(env, data_dir),
+            base_url=(env.get("QIHANG_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            session_ttl_minutes=_int(env, "QIHANG_SESSION_TTL_MINUTES", 12 * 60),
+            login_max_failures=_int(env, "QIHANG_LOGIN_MAX_FAILURES", 5),
+            login_lock_minutes=_int(env, "QIHANG_LOGIN_LOCK_MINUTES", 15),
+            profiles_dir=Path(profiles_dir) if profiles_dir else None,
+        )
+
+
+def _load_secret(env: dict, data_dir: Path) -> bytes:
+    """The master key encrypts ID numbers at rest (PLAT-3): from the env, else a key file made once."""
+    raw = env.get("QIHANG_SECRET_KEY")
+    if not raw and env.get("QIHANG_SECRET_KEY_FILE"):
+        raw = Path(env["QIHANG_SECRET_KEY_FILE"]).read_text().strip()
+    if raw:
+        return bytes.fromhex(raw) if _is_hex(raw) else raw.encode()
+    path = data_dir / "secret.key"
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.hex())
+    return key
+
+
+def _is_hex(raw: str) -> bool:
+    try:
+        bytes.fromhex(raw)
+        return len(raw) >= 64
+    except ValueError:
+        return False
