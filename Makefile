@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-test migrate demo serve browser-deps bench clean
+.PHONY: run test install install-test migrate demo serve browser-deps bench-deps bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,13 @@ run: demo
 test: install-test
 	$(PY) -m pytest -q
 
-bench: install-test
+# wrk (Debian) drives the API benchmark; without it the benchmark falls back to an httpx generator.
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = "0" ] && (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) ; } || \
+		echo "wrk not installed: bench.api_load will use its slower httpx load generator"
+
+bench: install-test bench-deps
 	$(PY) -m bench.api_load --quick
 
 clean:

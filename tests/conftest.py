@@ -118,3 +118,12 @@ def client(svc):
     from server.app import create_app
     with TestClient(create_app(services=svc), raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def world(client, svc):
+    """A platform with its first admin; modules add institutions, staff and students on top."""
+    from tests.world import World
+    w = World(client, svc)
+    w.bootstrap_admin()
+    return w

@@ -6,14 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from tests.world import PASSWORD, World, auth, ok
-
-
-@pytest.fixture
-def world(client, svc):
-    w = World(client, svc)
-    w.bootstrap_admin()
-    return w
+from tests.world import PASSWORD, auth, ok
 
 
 def test_login_returns_token_and_me(world, client):

@@ -5,15 +5,16 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from tests.world import OTHER_DISTRICT, World, lesson_days, ok, schedule
+from tests.world import OTHER_DISTRICT, lesson_days, ok, schedule
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing time
 START = date(2025, 10, 13)
 
 
 @pytest.fixture
-def world(client, svc, clock):
-    clock.set(MONDAY)
+def world(clock, client, svc):
+    from tests.world import World
+    clock.set(MONDAY)  # before anyone logs in, so sessions are valid at the pinned time
     w = World(client, svc)
     w.bootstrap_admin()
     w.institution("alpha")
@@ -279,3 +280,13 @@ def test_cls1_henan_requires_city_and_province_confirmation(client, world):
         act(client, world, reviewers[level], cid, "approve")
     assert "province" in chain
     assert act(client, world, "zz_admin", cid, "open")["status"] == "open"
+
+
+def test_students_list_only_their_own_classes(client, world):
+    cid = world.ready_class("alpha", start=START, students=20)
+    other = world.ready_class("alpha", start=START, students=20, course="GYB", days=3)
+    roster = ok(client.get(f"/api/classes/{cid}", headers=world.h("alpha_admin")))["roster"]
+    mine = ok(client.get("/api/classes", headers=world.h(f"student{roster[0]['id']}")))["items"]
+    assert [c["id"] for c in mine] == [cid] and other != cid
+    # the class detail (with the whole roster) stays closed to students
+    assert client.get(f"/api/classes/{cid}", headers=world.h(f"student{roster[0]['id']}")).status_code == 403

@@ -1,16 +1,7 @@
 """Bad input gets a clear bilingual 4xx, never a 500, a hang or silent acceptance."""
 from __future__ import annotations
 
-import pytest
 
-from tests.world import World
-
-
-@pytest.fixture
-def world(client, svc):
-    w = World(client, svc)
-    w.bootstrap_admin()
-    return w
 
 
 def _err(r, status):

@@ -7,13 +7,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from tests.world import World, image, ok
+from tests.world import image, ok
 
 
 @pytest.fixture
-def world(client, svc):
-    w = World(client, svc)
-    w.bootstrap_admin()
+def world(world):
+    w = world
     w.institution("alpha")
     w.institution("beta", region="150105")
     return w

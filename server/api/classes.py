@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from models import (ClassAssistant, ClassLecturer, ClassTransition, Enrolment, LecturerProfile, Lesson,
                     StudentProfile, TrainingClass, User)
@@ -186,15 +187,22 @@ def _head_teacher(ctx: Ctx, user_id: int) -> User:
     return u
 
 
-@api.route("GET", "/api/classes", summary="班期列表 List classes", tag="classes", roles=READERS, query=ClassQuery)
+@api.route("GET", "/api/classes", summary="班期列表 List classes", tag="classes", roles=READERS + ("student",),
+           query=ClassQuery)
 def list_classes(ctx: Ctx, query: ClassQuery):
-    stmt = scope_classes(select(TrainingClass).order_by(TrainingClass.id.desc()), ctx.user)
+    """Staff see their institution's classes, supervisors their region's, students the ones they are in."""
+    if ctx.user.role == "student":
+        stmt = select(TrainingClass).join(Enrolment, Enrolment.class_id == TrainingClass.id).where(
+            Enrolment.student_user_id == ctx.user.id, Enrolment.status != "withdrawn").order_by(TrainingClass.id.desc())
+    else:
+        stmt = scope_classes(select(TrainingClass).order_by(TrainingClass.id.desc()), ctx.user)
     if ctx.user.role in ("lecturer", "assistant"):
         stmt = stmt.where(TrainingClass.id.in_(
             select(ClassLecturer.class_id).where(ClassLecturer.user_id == ctx.user.id).union(
                 select(ClassAssistant.class_id).where(ClassAssistant.user_id == ctx.user.id))))
     if query.status:
         stmt = stmt.where(TrainingClass.status == query.status)
+    stmt = stmt.options(selectinload(TrainingClass.lessons))
     return {"items": [class_summary(c, ctx) for c in ctx.s.scalars(stmt).unique()]}
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
 from sqlalchemy import select
 
 from models import Institution, User

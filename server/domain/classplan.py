@@ -6,7 +6,7 @@ institution can fix its plan in one pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from models import Institution, LecturerProfile, Lesson, TrainingClass, User
 from server.domain.assistants import group_problems
@@ -174,8 +174,3 @@ def _reg4(kind: str, student_id: int) -> Unprocessable:
 def training_year(lessons: list[Lesson], today: date) -> int:
     return min(lesson_day(l) for l in lessons).year if lessons else today.year
 
-
-def class_period(lessons: list[Lesson]) -> tuple[date, date] | None:
-    if not lessons:
-        return None
-    return min(lesson_day(l) for l in lessons), max(lesson_day(l) for l in lessons) + timedelta(days=0)
