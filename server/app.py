@@ -1,6 +1,7 @@
 """The ASGI application: API routes, static pages, error handlers."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from server.api import audit, auth, classes, institutions, lecturers, reference, students, users
@@ -47,7 +48,26 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             return FileResponse(CLIENT_DIR / name, headers={"Cache-Control": "no-cache"})
         return serve
 
+    live: dict = {}
+
+    async def lesson_socket(ws):
+        from server.live.signalling import LessonSocket
+        await LessonSocket(ws, svc, live["hub"], live["bus"].node_id).run()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        from server.live.bus import make_bus
+        from server.live.roomhub import RoomHub
+        live["bus"] = make_bus(svc.settings)
+        live["hub"] = RoomHub(live["bus"])
+        try:
+            yield
+        finally:
+            await live["hub"].close()
+            await live["bus"].close()
+
     routes = api.routes(svc) + [
+        WebSocketRoute("/ws/lessons/{lesson_id:int}", lesson_socket),
         Route("/openapi.json", openapi),
         Route("/healthz", healthz),
         *[Route(path, page(name)) for path, name in PAGES.items()],
@@ -71,7 +91,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         log.exception("unhandled error", exc_info=exc)
         return error_response(ApiError("INTERNAL", "服务器内部错误，已记录", "Internal error; it has been logged", status=500))
 
-    app = Starlette(routes=routes, exception_handlers={
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         ApiError: on_api_error, IdentityError: on_identity_error, HTTPException: on_http, Exception: on_crash})
     app.state.services = svc
     return app

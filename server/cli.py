@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--migrate", action="store_true", help="migrate before serving")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings.from_env()
     return {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve}[args.command](settings, args)
 

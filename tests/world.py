@@ -57,6 +57,7 @@ class World:
     tokens: dict = field(default_factory=dict)
     ids: dict = field(default_factory=dict)
     seq: int = 0
+    mobiles: dict = field(default_factory=dict)  # student id -> login name
 
     def h(self, who: str) -> dict:
         return auth(self.tokens[who])
@@ -131,6 +132,7 @@ class World:
         data, files = self.register_form(inst_key, **overrides)
         body = ok(self.client.post("/api/students/register", data=data, files=files), 201)
         self.tokens[f"student{body['student']['id']}"] = body["token"]
+        self.mobiles[body["student"]["id"]] = data["mobile"]
         return body["student"]["id"]
 
     def ready_class(self, inst_key: str, *, students: int = 25, course: str = "SYB", start: date,

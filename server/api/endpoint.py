@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from models import AuditLog, AuthSession, User
+from models import AuditLog, User
 from server.errors import ApiError, BadRequest, Conflict, Forbidden, Unauthorized
 from server.identity.errors import IdentityError
 from server.services import Services
@@ -179,13 +179,14 @@ def bearer_token(request: Request) -> str | None:
 
 
 def authenticate(ctx: Ctx, request: Request) -> User | None:
+    from server.auth.sessions import session_user
     token = bearer_token(request)
     if token is None:
         return None
-    sess = ctx.s.query(AuthSession).filter_by(token_hash=token_hash(token)).one_or_none()
-    if sess is None or sess.revoked_at is not None or sess.expires_at <= ctx.now or not sess.user.active:
+    user = session_user(ctx.s, token, ctx.now)
+    if user is None:
         raise Unauthorized("SESSION_INVALID", "登录已失效，请重新登录", "Session expired or revoked; log in again")
-    return sess.user
+    return user
 
 
 async def _read_raw(request: Request, limit: int) -> bytes:

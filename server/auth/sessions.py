@@ -52,6 +52,16 @@ def login(ctx: Ctx, username: str, password: str) -> tuple[str, User]:
     return token, user
 
 
+def session_user(s, token: str | None, now) -> User | None:
+    """The active user behind a bearer token, or None (unknown, revoked, expired or deactivated)."""
+    if not token:
+        return None
+    sess = s.query(AuthSession).filter_by(token_hash=token_hash(token)).one_or_none()
+    if sess is None or sess.revoked_at is not None or sess.expires_at <= now or not sess.user.active:
+        return None
+    return sess.user
+
+
 def logout(ctx: Ctx, token: str) -> None:
     sess = ctx.s.query(AuthSession).filter_by(token_hash=token_hash(token)).one_or_none()
     if sess is not None and sess.revoked_at is None:

@@ -1,0 +1,1 @@
+"""Live room groundwork: the lesson event log, presence derived from it, and the broadcast bus."""

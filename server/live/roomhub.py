@@ -1,0 +1,103 @@
+"""This node's live-room connections and their share of the lesson bus.
+
+Each lesson with local peers has one bus subscription (channel ``lesson:{id}``); whatever any node
+publishes there reaches every local peer allowed to see it. Students never see what is meant for
+staff only, such as a hidden spectator's arrival (SUP-4). Cluster state stays behind the bus: this
+object knows only its own sockets.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from server.live.access import Admission
+from server.live.bus import Bus
+
+log = logging.getLogger("qihang.live")
+STAFF_ROLES = ("lecturer", "assistant", "spectator")
+
+
+@dataclass(eq=False)
+class Peer:
+    admission: Admission
+    session_id: str
+    send: Callable[[dict], Awaitable[None]]
+    hand_raised: bool = False
+    floor: bool = False
+    recent: list[float] = field(default_factory=list)  # message times, for rate limiting
+
+    @property
+    def staff(self) -> bool:
+        return self.admission.room_role in STAFF_ROLES
+
+    def may_see(self, audience: Any) -> bool:
+        if audience in (None, "all"):
+            return True
+        if audience == "staff":
+            return self.staff
+        if audience == "students":
+            return not self.staff
+        if isinstance(audience, dict):  # {"users": [...], "staff": bool}
+            return self.admission.user_id in audience.get("users", ()) or (audience.get("staff") and self.staff)
+        return False
+
+
+def channel(lesson_id: int) -> str:
+    return f"lesson:{lesson_id}"
+
+
+class RoomHub:
+    def __init__(self, bus: Bus):
+        self.bus = bus
+        self.peers: dict[int, set[Peer]] = {}
+        self._tasks: dict[int, asyncio.Task] = {}
+        self._ready: dict[int, asyncio.Event] = {}
+
+    async def add(self, peer: Peer) -> None:
+        lesson_id = peer.admission.lesson_id
+        self.peers.setdefault(lesson_id, set()).add(peer)
+        if lesson_id not in self._tasks:
+            self._ready[lesson_id] = asyncio.Event()
+            self._tasks[lesson_id] = asyncio.create_task(self._pump(lesson_id))
+        await self._ready[lesson_id].wait()
+
+    async def remove(self, peer: Peer) -> None:
+        lesson_id = peer.admission.lesson_id
+        peers = self.peers.get(lesson_id, set())
+        peers.discard(peer)
+        if not peers:
+            self.peers.pop(lesson_id, None)
+            task = self._tasks.pop(lesson_id, None)
+            self._ready.pop(lesson_id, None)
+            if task:
+                task.cancel()
+
+    def local(self, lesson_id: int) -> set[Peer]:
+        return self.peers.get(lesson_id, set())
+
+    async def publish(self, lesson_id: int, message: dict, audience: Any = "all") -> None:
+        await self.bus.publish(channel(lesson_id), {"audience": audience, "message": message})
+
+    async def _pump(self, lesson_id: int) -> None:
+        try:
+            async with self.bus.subscribe(channel(lesson_id)) as sub:
+                self._ready[lesson_id].set()
+                async for envelope in sub:
+                    for peer in list(self.local(lesson_id)):
+                        if peer.may_see(envelope.get("audience")):
+                            try:
+                                await peer.send(envelope["message"])
+                            except Exception:  # a dead socket is closed by its own handler
+                                log.debug("send to a closing peer failed", exc_info=True)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if lesson_id in self._ready:
+                self._ready[lesson_id].set()
+
+    async def close(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()

@@ -1,0 +1,299 @@
+"""The lesson WebSocket ``/ws/lessons/{lesson_id}``: join, room events, (later) WebRTC negotiation.
+
+Protocol (JSON text frames). The first frame must be ``{"type": "join", "token": ..., "session_id": ...}``
+(the token is not put in the URL, where proxies log it). Then a client may send ``chat``,
+``question``, ``answer``, ``hand_raise``, ``hand_lower``, ``floor_grant``, ``floor_revoke``,
+``page_visibility`` and ``ping``. Every event is appended to the lesson event log first (nothing is
+lost if this process dies), then published on the lesson bus, from which every node delivers it.
+Bad frames get ``{"type": "error", "error": {...}}`` with a bilingual reason; the room carries on.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from models import StudentProfile, User
+from server.auth.sessions import session_user
+from server.errors import ApiError, Unauthorized
+from server.live import eventlog
+from server.live.access import Admission, admit
+from server.live.roomhub import Peer, RoomHub
+from server.services import Services
+
+log = logging.getLogger("qihang.live")
+JOIN_TIMEOUT = 10.0
+MAX_FRAME = 16 * 1024
+MAX_TEXT = 500
+RATE = (10, 10.0)  # at most 10 messages per 10 s per connection
+
+
+def _error(code: str, zh: str, en: str, field: str | None = None, rule: str | None = None) -> dict:
+    return {"type": "error", "error": {"code": code, "field": field, "message_zh": zh, "message_en": en, "rule": rule}}
+
+
+def _api_error(exc: ApiError) -> dict:
+    return {"type": "error", "error": exc.body()["error"]}
+
+
+class LessonSocket:
+    """One connected client: authentication, admission, then its message loop."""
+
+    def __init__(self, ws: WebSocket, svc: Services, hub: RoomHub, node_id: str):
+        self.ws, self.svc, self.hub, self.node_id = ws, svc, hub, node_id
+        self.lesson_id = int(ws.path_params["lesson_id"])
+        self.peer: Peer | None = None
+        self._held: list[dict] | None = []  # room traffic that arrives before "joined" is sent
+
+    async def send(self, message: dict) -> None:
+        await self.ws.send_text(json.dumps(message, ensure_ascii=False, default=str))
+
+    async def deliver(self, message: dict) -> None:
+        """Room traffic from the hub; held back until the client has its "joined" snapshot."""
+        if self._held is not None:
+            self._held.append(message)
+        else:
+            await self.send(message)
+
+    async def run(self) -> None:
+        await self.ws.accept()
+        try:
+            join = await asyncio.wait_for(self._frame(), JOIN_TIMEOUT)
+            admission = await self._admit(join)
+        except ApiError as exc:
+            await self.send(_api_error(exc))
+            await self.ws.close(code=4403 if exc.status in (401, 403, 404) else 4409)
+            return
+        except asyncio.TimeoutError:
+            await self.send(_error("JOIN_TIMEOUT", "连接后须先发送 join", "Send join first", rule=None))
+            await self.ws.close(code=4408)
+            return
+        except WebSocketDisconnect:
+            return
+        session_id = str(join.get("session_id") or "")[:64] or f"ws-{uuid.uuid4().hex}"
+        self.conn = uuid.uuid4().hex[:16]
+        self.peer = Peer(admission=admission, session_id=session_id, send=self.deliver)
+        await self.hub.add(self.peer)
+        try:
+            joined = await self._append("join", {"room_role": admission.room_role, "conn": self.conn})
+            # The newcomer hears "joined" (with itself online) before any room traffic.
+            await self.send({"type": "joined", "you": _who(admission), **await self._state()})
+            held, self._held = self._held, None
+            for message in held:
+                await self.send(message)
+            await self._publish(joined)
+            await self._broadcast_presence()
+            while True:
+                try:
+                    frame = await self._frame()
+                    await self._handle(frame)
+                except ApiError as exc:
+                    await self.send(_api_error(exc))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            await self.hub.remove(self.peer)
+            try:
+                await self._record("leave", {"conn": self.conn})
+                await self._broadcast_presence()
+            except Exception:  # the log write is what matters; a failed broadcast is not
+                log.warning("could not record leave of user %s", admission.user_id, exc_info=True)
+
+    # -- framing and admission
+
+    async def _frame(self) -> dict:
+        text = await self.ws.receive_text()
+        if len(text) > MAX_FRAME:
+            raise ApiError("FRAME_TOO_LARGE", "消息过大", f"Message larger than {MAX_FRAME} bytes", status=413)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise ApiError("MALFORMED_JSON", "消息不是合法的 JSON", "Message is not valid JSON", status=400)
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            raise ApiError("MESSAGE_TYPE", "消息须为带 type 字段的 JSON 对象", "A message is a JSON object with a type",
+                           field="type", status=400)
+        return data
+
+    async def _admit(self, join: dict) -> Admission:
+        if join.get("type") != "join":
+            raise ApiError("JOIN_FIRST", "连接后须先发送 join", "The first message must be join", field="type",
+                           status=400)
+
+        def work() -> Admission:
+            with self.svc.db.session() as s:
+                user = session_user(s, join.get("token") if isinstance(join.get("token"), str) else None,
+                                    self.svc.now())
+                if user is None:
+                    raise Unauthorized("SESSION_INVALID", "登录已失效，请重新登录", "Session expired or revoked; log in again",
+                                       field="token")
+                return admit(s, self.lesson_id, user, self.svc.now())
+        admission = await run_in_threadpool(work)
+        if admission.room_role == "student":
+            cap = await run_in_threadpool(self._student_cap)
+            online = [p for p in self.hub.local(self.lesson_id) if p.admission.room_role == "student"]
+            if len({p.admission.user_id for p in online} - {admission.user_id}) >= cap:
+                raise ApiError("ROOM_FULL", f"直播间学员已满 {cap} 人", f"The room is full ({cap} students)", status=409,
+                               rule="LIVE-2")
+        return admission
+
+    def _student_cap(self) -> int:
+        from models import Lesson, TrainingClass
+        with self.svc.db.session() as s:
+            cls = s.get(TrainingClass, s.get(Lesson, self.lesson_id).class_id)
+            return self.svc.profiles[cls.profile].live_room_max_students
+
+    # -- events
+
+    async def _record(self, kind: str, payload: dict, audience: Any = None) -> dict:
+        """Append to the event log, then publish: the log is the truth, the bus only tells."""
+        event = await self._append(kind, payload)
+        await self._publish(event, audience)
+        return event
+
+    async def _publish(self, event: dict, audience: Any = None) -> None:
+        if audience is None:
+            audience = "staff" if self.peer.admission.hidden else "all"
+        await self.hub.publish(self.lesson_id, {"type": "event", "event": event}, audience)
+
+    async def _append(self, kind: str, payload: dict) -> dict:
+        a = self.peer.admission
+
+        def work() -> dict:
+            with self.svc.db.session() as s:
+                ev = eventlog.append(s, self.lesson_id, kind, user_id=a.user_id, role=a.room_role,
+                                     session_id=self.peer.session_id, node_id=self.node_id, payload=payload,
+                                     at=self.svc.now())
+                return {"id": ev.id, "kind": kind, "at": ev.at.isoformat(), "user_id": a.user_id,
+                        "role": a.room_role, "display_name": a.display_name, "payload": payload}
+        return await run_in_threadpool(work)
+
+    async def _state(self) -> dict:
+        online = await run_in_threadpool(self._online)
+        staff = self.peer.staff
+        hands = [p.admission.user_id for p in self.hub.local(self.lesson_id) if p.hand_raised]
+        return {"online": online["staff" if staff else "students"],
+                "count": len([o for o in online["students"] if o["room_role"] == "student"]),
+                "hands": hands, "lesson_id": self.lesson_id}
+
+    def _online(self) -> dict[str, list[dict]]:
+        """Online lists from the event log (one truth for every node); hidden spectators only for staff."""
+        with self.svc.db.session() as s:
+            events = eventlog.events(s, self.lesson_id, kinds=eventlog.PRESENCE_KINDS, limit=None)
+            found = eventlog.presence(events, max_skew=_SKEW)
+            ids = [uid for uid, p in found.items() if p.online]
+            names = {u.id: u.display_name for u in s.query(User).filter(User.id.in_(ids))} if ids else {}
+            real = {p.user_id: p.real_name for p in s.query(StudentProfile).filter(StudentProfile.user_id.in_(ids))} if ids else {}
+        everyone = [{"user_id": uid, "display_name": real.get(uid) or names.get(uid, ""), "room_role": found[uid].role,
+                     "hidden": found[uid].hidden} for uid in sorted(ids)]
+        return {"staff": everyone, "students": [o for o in everyone if not o["hidden"]]}
+
+    async def _broadcast_presence(self) -> None:
+        online = await run_in_threadpool(self._online)
+        count = len([o for o in online["students"] if o["room_role"] == "student"])
+        await self.hub.publish(self.lesson_id, {"type": "presence", "online": online["students"], "count": count},
+                               "students")
+        await self.hub.publish(self.lesson_id, {"type": "presence", "online": online["staff"], "count": count}, "staff")
+
+    async def _handle(self, msg: dict) -> None:
+        kind = msg["type"]
+        handler = HANDLERS.get(kind)
+        if handler is None:
+            raise ApiError("UNKNOWN_MESSAGE", f"未知的消息类型：{kind}", f"Unknown message type: {kind}", field="type",
+                           status=400)
+        now = time.monotonic()
+        recent = [t for t in self.peer.recent if now - t < RATE[1]]
+        if kind != "ping" and len(recent) >= RATE[0]:
+            raise ApiError("RATE_LIMITED", "发送过于频繁，请稍后再试", "Too many messages; slow down", status=429)
+        self.peer.recent = recent + ([now] if kind != "ping" else [])
+        await handler(self, msg)
+
+    def _require(self, *roles: str) -> None:
+        if self.peer.admission.room_role not in roles:
+            raise ApiError("ROOM_ROLE", "当前身份不能执行此操作", f"Only {', '.join(roles)} may do this", status=403,
+                           rule="LIVE-1")
+
+
+_SKEW = timedelta(seconds=2)  # several nodes' clocks write one log
+
+
+def _who(a: Admission) -> dict:
+    return {"user_id": a.user_id, "display_name": a.display_name, "room_role": a.room_role, "hidden": a.hidden,
+            "assistant_id": a.assistant_id, "class_id": a.class_id}
+
+
+def _text(msg: dict) -> str:
+    text = msg.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ApiError("TEXT_REQUIRED", "内容不能为空", "text must be a non-empty string", field="text", status=422)
+    if len(text) > MAX_TEXT:
+        raise ApiError("TEXT_TOO_LONG", f"内容不超过 {MAX_TEXT} 字", f"text is limited to {MAX_TEXT} characters",
+                       field="text", status=422)
+    return text.strip()
+
+
+def _target(msg: dict) -> int:
+    uid = msg.get("user_id")
+    if not isinstance(uid, int) or isinstance(uid, bool):
+        raise ApiError("USER_ID_REQUIRED", "请指定学员", "user_id (integer) is required", field="user_id", status=422)
+    return uid
+
+
+async def on_ping(sock: LessonSocket, msg: dict) -> None:
+    await sock.send({"type": "pong", "t": msg.get("t")})
+
+
+async def on_chat(sock: LessonSocket, msg: dict) -> None:
+    if sock.peer.admission.hidden:  # spectators watch unseen unless granted (a later issue)
+        raise ApiError("SPECTATOR_SILENT", "旁听监管账号不能发言", "Hidden spectators cannot chat", status=403, rule="SUP-4")
+    await sock._record("chat", {"text": _text(msg)})
+
+
+async def on_question(sock: LessonSocket, msg: dict) -> None:
+    sock._require("student")
+    await sock._record("question", {"text": _text(msg)})
+
+
+async def on_answer(sock: LessonSocket, msg: dict) -> None:
+    sock._require("lecturer", "assistant")
+    qid = msg.get("question_id")
+    if not isinstance(qid, int):
+        raise ApiError("QUESTION_ID_REQUIRED", "请指定问题", "question_id (integer) is required", field="question_id",
+                       status=422)
+    await sock._record("answer", {"question_id": qid, "text": _text(msg)})
+
+
+async def on_hand(sock: LessonSocket, msg: dict) -> None:
+    sock._require("student")
+    raised = msg["type"] == "hand_raise"
+    if sock.peer.hand_raised != raised:
+        sock.peer.hand_raised = raised
+        await sock._record(msg["type"], {})
+
+
+async def on_floor(sock: LessonSocket, msg: dict) -> None:
+    """The lecturer gives a student the floor (their microphone is forwarded) or takes it back."""
+    sock._require("lecturer")
+    uid = _target(msg)
+    await sock._record(msg["type"], {"user_id": uid})
+
+
+async def on_visibility(sock: LessonSocket, msg: dict) -> None:
+    visible = msg.get("visible")
+    if not isinstance(visible, bool):
+        raise ApiError("VISIBLE_REQUIRED", "visible 须为布尔值", "visible must be true or false", field="visible",
+                       status=422)
+    await sock._record("page_visibility", {"visible": visible}, audience="staff")
+
+
+HANDLERS = {
+    "ping": on_ping, "chat": on_chat, "question": on_question, "answer": on_answer,
+    "hand_raise": on_hand, "hand_lower": on_hand, "floor_grant": on_floor, "floor_revoke": on_floor,
+    "page_visibility": on_visibility,
+}
