@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -30,7 +30,7 @@ class Settings:
     max_json_bytes: int = 1 * 1024 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
     profiles_dir: Path | None = None
-    extra: dict = field(default_factory=dict)
+    bus_prefix: str = "qihang:"  # Redis channel prefix: keeps deployments sharing a Redis apart
 
     @property
     def uploads_dir(self) -> Path:
@@ -62,6 +62,7 @@ class Settings:
             login_max_failures=_int(env, "QIHANG_LOGIN_MAX_FAILURES", 5),
             login_lock_minutes=_int(env, "QIHANG_LOGIN_LOCK_MINUTES", 15),
             profiles_dir=Path(profiles_dir) if profiles_dir else None,
+            bus_prefix=env.get("QIHANG_BUS_PREFIX") or "qihang:",
         )
 
 

@@ -225,7 +225,7 @@ def test_redis_bus_reconnects_after_losing_its_connection(redis_available, prefi
                 assert got is not None and got["node_id"] == "node-a"
                 assert b.reconnects >= 1
                 await b.publish("ch", {"n": "after"})  # publishing reconnects too
-                while (message := await sub.get(T))["n"] != "after":
+                while (await sub.get(T))["n"] != "after":
                     pass
         finally:
             await a.close()

@@ -383,5 +383,6 @@ async def _quietly(awaitable) -> None:
 def make_bus(settings, node_id: str | None = None, **kw) -> Bus:
     """Redis pub/sub when ``settings.redis_url`` is set (several processes / nodes), else in-process."""
     if getattr(settings, "redis_url", None):
+        kw.setdefault("prefix", getattr(settings, "bus_prefix", "qihang:"))
         return RedisBus(settings.redis_url, node_id, **kw)
     return LocalBus(node_id, **kw)
