@@ -54,6 +54,14 @@ class RoomHub:
         self.peers: dict[int, set[Peer]] = {}
         self._tasks: dict[int, asyncio.Task] = {}
         self._ready: dict[int, asyncio.Event] = {}
+        self._media: dict[int, object] = {}
+
+    def media(self, lesson_id: int):
+        """This node's media room of a lesson (the SFU side), made on first use."""
+        from media.room import MediaRoom
+        if lesson_id not in self._media:
+            self._media[lesson_id] = MediaRoom()
+        return self._media[lesson_id]
 
     async def add(self, peer: Peer) -> None:
         lesson_id = peer.admission.lesson_id
@@ -73,6 +81,9 @@ class RoomHub:
             self._ready.pop(lesson_id, None)
             if task:
                 task.cancel()
+            media = self._media.pop(lesson_id, None)
+            if media is not None:
+                await media.close()
 
     def local(self, lesson_id: int) -> set[Peer]:
         return self.peers.get(lesson_id, set())
@@ -101,3 +112,6 @@ class RoomHub:
         for task in self._tasks.values():
             task.cancel()
         self._tasks.clear()
+        for media in self._media.values():
+            await media.close()
+        self._media.clear()

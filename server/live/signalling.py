@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from models import StudentProfile, User
 from server.auth.sessions import session_user
@@ -51,6 +51,7 @@ class LessonSocket:
         self.lesson_id = int(ws.path_params["lesson_id"])
         self.peer: Peer | None = None
         self._held: list[dict] | None = []  # room traffic that arrives before "joined" is sent
+        self._tasks: set[asyncio.Task] = set()
 
     async def send(self, message: dict) -> None:
         await self.ws.send_text(json.dumps(message, ensure_ascii=False, default=str))
@@ -75,7 +76,7 @@ class LessonSocket:
             await self.send(_error("JOIN_TIMEOUT", "连接后须先发送 join", "Send join first", rule=None))
             await self.ws.close(code=4408)
             return
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, WebSocketDisconnected):
             return
         session_id = str(join.get("session_id") or "")[:64] or f"ws-{uuid.uuid4().hex}"
         self.conn = uuid.uuid4().hex[:16]
@@ -88,6 +89,9 @@ class LessonSocket:
             held, self._held = self._held, None
             for message in held:
                 await self.send(message)
+            if admission.room_role != "lecturer":  # everyone else receives the lecturer's media
+                # In the background: the offer's answer arrives through this very message loop.
+                self._tasks.add(asyncio.ensure_future(self.media.subscribe(self.media_key, self._send_offer)))
             await self._publish(joined)
             await self._broadcast_presence()
             while True:
@@ -96,15 +100,32 @@ class LessonSocket:
                     await self._handle(frame)
                 except ApiError as exc:
                     await self.send(_api_error(exc))
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, WebSocketDisconnected):
             pass
         finally:
+            for task in self._tasks:
+                task.cancel()
+            await self.media.unsubscribe(self.media_key)
+            await self.media.unpublish(self.media_key)
             await self.hub.remove(self.peer)
             try:
                 await self._record("leave", {"conn": self.conn})
                 await self._broadcast_presence()
             except Exception:  # the log write is what matters; a failed broadcast is not
                 log.warning("could not record leave of user %s", admission.user_id, exc_info=True)
+
+    # -- media (WebRTC negotiation with this node's SFU room)
+
+    @property
+    def media(self):
+        return self.hub.media(self.lesson_id)
+
+    @property
+    def media_key(self) -> str:
+        return f"{self.peer.admission.user_id}:{self.conn}"
+
+    async def _send_offer(self, sdp: str) -> None:
+        await self.send({"type": "offer", "sdp": sdp})
 
     # -- framing and admission
 
@@ -292,7 +313,48 @@ async def on_visibility(sock: LessonSocket, msg: dict) -> None:
     await sock._record("page_visibility", {"visible": visible}, audience="staff")
 
 
+def _sdp(msg: dict) -> str:
+    sdp = msg.get("sdp")
+    if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > 64 * 1024:
+        raise ApiError("SDP_INVALID", "SDP 格式错误", "sdp must be a session description (v=0 …, ≤ 64 KB)", field="sdp",
+                       status=422)
+    return sdp
+
+
+async def on_publish(sock: LessonSocket, msg: dict) -> None:
+    """The lecturer's camera and microphone (LIVE-1): offer in, answer out; tracks become producers."""
+    sock._require("lecturer")
+    sdp = _sdp(msg)
+    if "\nm=audio" not in sdp and "\nm=video" not in sdp:
+        raise ApiError("SDP_NO_MEDIA", "发布的 SDP 不含音视频", "The offer has no audio or video section", field="sdp",
+                       status=422)
+    try:
+        answer = await sock.media.publish(sock.media_key, sdp)
+    except ApiError:
+        raise
+    except Exception as exc:  # aiortc refuses malformed or unsupported SDP
+        raise ApiError("SDP_REFUSED", "无法接受该 SDP", f"The SFU could not accept this offer: {exc}", field="sdp",
+                       status=422)
+    await sock.send({"type": "answer", "sdp": answer})
+    await sock._record("publish", {"tracks": len(sock.media.publishers[sock.media_key].producers)})
+
+
+async def on_answer_sdp(sock: LessonSocket, msg: dict) -> None:
+    """A subscriber's answer to the SFU's offer."""
+    try:
+        await sock.media.answer(sock.media_key, _sdp(msg))
+    except ApiError:
+        raise
+    except KeyError:
+        raise ApiError("NO_OFFER", "没有待应答的 SDP offer", "There is no offer from the server to answer", field="sdp",
+                       status=409)
+    except Exception as exc:
+        raise ApiError("SDP_REFUSED", "无法接受该 SDP", f"The SFU could not accept this answer: {exc}", field="sdp",
+                       status=422)
+
+
 HANDLERS = {
+    "publish": on_publish, "sdp_answer": on_answer_sdp,
     "ping": on_ping, "chat": on_chat, "question": on_question, "answer": on_answer,
     "hand_raise": on_hand, "hand_lower": on_hand, "floor_grant": on_floor, "floor_revoke": on_floor,
     "page_visibility": on_visibility,
