@@ -64,9 +64,10 @@ class Producer:
 
     async def on_packet(self, packet: RtpPacket) -> None:
         self.packets += 1
-        keyframe = self.kind == "video" and is_keyframe(self.mime, packet.payload)
+        # Any audio packet is a valid place to start; video must start at a keyframe.
+        keyframe = is_keyframe(self.mime, packet.payload) if self.kind == "video" else True
         now = time.monotonic()
-        if keyframe:
+        if keyframe and self.kind == "video":
             self.limiter.on_keyframe(now)
         elif self.limiter.due(now):
             await self._send_pli()

@@ -24,7 +24,7 @@ log = logging.getLogger("qihang")
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client_web"
 MODULES = (auth, institutions, users, lecturers, students, classes, reference, audit)
 PAGES = {"/": "index.html", "/login": "login.html", "/planner": "planner.html", "/register": "register.html",
-         "/review": "review.html", "/docs": "docs.html"}
+         "/review": "review.html", "/docs": "docs.html", "/room": "room.html"}
 
 
 def all_endpoints() -> list:

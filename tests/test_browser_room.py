@@ -1,0 +1,126 @@
+"""The live room in real headless Chromium: a lecturer with a fake camera and microphone goes live,
+three phone students receive the forwarded video and audio, chat and a raised hand reach the
+lecturer (LIVE-1, LIVE-2). Everything stays on 127.0.0.1 (PLAT-2).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.world import World, ok
+
+pytestmark = pytest.mark.browser
+MEDIA_ARGS = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                              "--autoplay-policy=no-user-gesture-required",
+                              "--disable-features=WebRtcHideLocalIpsWithMdns"]
+
+
+@pytest.fixture(scope="module")
+def lesson(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not installed: {CHROMIUM} is missing (`make install-test` installs it as root)")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    import uvicorn
+    from starlette.testclient import TestClient
+
+    from models import Lesson
+    from server.app import create_app
+    from server.services import Services
+    from server.settings import Settings
+
+    tmp = tmp_path_factory.mktemp("room")
+    svc = Services.build(Settings(data_dir=tmp, database_url=f"sqlite:///{tmp}/q.db", secret_key=bytes(32)))
+    svc.db.migrate()
+    app = create_app(services=svc)
+    w = World(TestClient(app), svc)
+    w.bootstrap_admin()
+    w.institution("alpha")
+    w.supervisor("yuquan", "district", "150104")
+    w.supervisor("hohhot", "city", "150100")
+    cid = w.ready_class("alpha", start=svc.today() + timedelta(days=21), students=20)
+    for who, action in (("alpha_admin", "submit"), ("yuquan", "approve"), ("hohhot", "approve"), ("alpha_admin", "open")):
+        ok(w.client.post(f"/api/classes/{cid}/transitions", headers=w.h(who), json={"action": action}))
+    detail = ok(w.client.get(f"/api/classes/{cid}", headers=w.h("alpha_admin")))
+    now = datetime.now(timezone.utc)
+    with svc.db.session() as s:
+        row = s.get(Lesson, detail["lessons"][0]["id"])
+        row.starts_at, row.ends_at = now - timedelta(minutes=5), now + timedelta(hours=2)
+    lecturer = next(k for k, v in w.ids.items() if v == detail["lecturers"][0]["user_id"])
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield {"base": f"http://127.0.0.1:{port}", "lesson_id": detail["lessons"][0]["id"],
+           "lecturer": w.login(lecturer), "students": [w.login(w.mobiles[s["id"]]) for s in detail["roster"][:3]],
+           "student_names": [s["real_name"] for s in detail["roster"][:3]]}
+    server.should_exit = True
+    thread.join(10)
+
+
+def _open(browser, base: str, token: str, lesson_id: int, requests: list, **opts):
+    ctx = browser.new_context(locale="zh-CN", **opts)
+    ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {token!r});")
+    page = ctx.new_page()
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{base}/room?lesson={lesson_id}")
+    return ctx, page
+
+
+STATS = """async () => {
+  const pc = window.qihangRoom.sub;
+  if (!pc) return {video: 0, audio: 0};
+  const out = {video: 0, audio: 0};
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') out.video = s.framesDecoded || 0;
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') out.audio = s.packetsReceived || 0;
+  });
+  return out;
+}"""
+
+
+def test_live1_lecturer_goes_live_and_three_phone_students_watch_chat_and_raise_hands(lesson):
+    from playwright.sync_api import sync_playwright
+
+    requests: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=MEDIA_ARGS)
+        try:
+            _, lec = _open(browser, lesson["base"], lesson["lecturer"], lesson["lesson_id"], requests)
+            lec.wait_for_selector("#room-status[data-state=live]")
+            lec.click("#go-live")
+            students = []
+            for token in lesson["students"]:
+                _, page = _open(browser, lesson["base"], token, lesson["lesson_id"], requests,
+                                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+                students.append(page)
+            for page in students:
+                page.wait_for_selector("#room-status[data-state=live]")
+            deadline = time.monotonic() + 30
+            stats = []
+            while time.monotonic() < deadline:
+                stats = [page.evaluate(STATS) for page in students]
+                if all(s["video"] > 10 and s["audio"] > 10 for s in stats):
+                    break
+                time.sleep(0.5)
+            assert all(s["video"] > 10 and s["audio"] > 10 for s in stats), stats
+            lec.wait_for_selector("#online-count[data-count='3']")
+            # chat round trip and a raised hand reach the lecturer
+            students[0].fill("#chat-input", "老师，听得很清楚")
+            students[0].click("#chat-send")
+            lec.wait_for_selector("#chat-list li[data-kind=chat]:has-text('老师，听得很清楚')")
+            students[1].click("#raise-hand")
+            lec.wait_for_selector("#hands-list li [data-testid=grant]")
+            lec.click("#hands-list li [data-testid=grant]")
+            students[1].wait_for_selector("#chat-list li[data-kind=floor]")
+        finally:
+            browser.close()
+    outside = {urlsplit(u).hostname for u in requests if urlsplit(u).scheme in ("http", "https", "ws", "wss")}
+    assert outside <= {"127.0.0.1"}, outside
