@@ -32,6 +32,7 @@ def _same_codec(transceiver, producer: Producer) -> None:
 @dataclass
 class Subscriber:
     key: str
+    user_id: int
     pc: RTCPeerConnection
     send_offer: Callable[[str], Awaitable[None]]
     consumers: dict[int, Consumer] = field(default_factory=dict)  # producer id -> consumer
@@ -42,6 +43,7 @@ class Subscriber:
 @dataclass
 class Publisher:
     key: str
+    user_id: int
     pc: RTCPeerConnection
     producers: list[Producer] = field(default_factory=list)
 
@@ -52,15 +54,15 @@ class MediaRoom:
         self.publishers: dict[str, Publisher] = {}
         self.subscribers: dict[str, Subscriber] = {}
 
-    @property
-    def producers(self) -> list[Producer]:
-        return [p for pub in self.publishers.values() for p in pub.producers]
+    def producers_for(self, sub: Subscriber) -> list[Producer]:
+        """What a subscriber receives: everyone's published media except its own."""
+        return [p for pub in self.publishers.values() if pub.user_id != sub.user_id for p in pub.producers]
 
-    async def publish(self, key: str, offer_sdp: str) -> str:
+    async def publish(self, key: str, offer_sdp: str, *, user_id: int) -> str:
         """Take a publisher's offer, answer it; each arriving track becomes a producer."""
         await self.unpublish(key)
         pc = RTCPeerConnection(self.config)
-        pub = Publisher(key, pc)
+        pub = Publisher(key, user_id, pc)
         self.publishers[key] = pub
         await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
@@ -84,10 +86,13 @@ class MediaRoom:
                 consumer.close()
         await pub.pc.close()
 
-    async def subscribe(self, key: str, send_offer: Callable[[str], Awaitable[None]]) -> None:
+    def publishing(self, key: str) -> bool:
+        return key in self.publishers
+
+    async def subscribe(self, key: str, send_offer: Callable[[str], Awaitable[None]], *, user_id: int) -> None:
         """Open the subscriber's downstream connection with every current producer."""
         await self.unsubscribe(key)
-        sub = Subscriber(key, RTCPeerConnection(self.config), send_offer)
+        sub = Subscriber(key, user_id, RTCPeerConnection(self.config), send_offer)
         self.subscribers[key] = sub
         await self._renegotiate(sub)
 
@@ -115,7 +120,7 @@ class MediaRoom:
         async with sub.lock:
             have = {id(getattr(t, "_qihang_producer", None)) for t in sub.pc.getTransceivers()}
             added = False
-            for producer in self.producers:
+            for producer in self.producers_for(sub):
                 if id(producer) in have:
                     continue
                 t = sub.pc.addTransceiver(ForwardedTrack(producer.kind), direction="sendonly")

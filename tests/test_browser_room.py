@@ -120,6 +120,13 @@ def test_live1_lecturer_goes_live_and_three_phone_students_watch_chat_and_raise_
             lec.wait_for_selector("#hands-list li [data-testid=grant]")
             lec.click("#hands-list li [data-testid=grant]")
             students[1].wait_for_selector("#chat-list li[data-kind=floor]")
+            # the granted student's microphone reaches the lecturer (forwarded, not mixed)
+            deadline = time.monotonic() + 20
+            heard = {"audio": 0}
+            while time.monotonic() < deadline and heard["audio"] <= 10:
+                heard = lec.evaluate(STATS)
+                time.sleep(0.5)
+            assert heard["audio"] > 10, heard
         finally:
             browser.close()
     outside = {urlsplit(u).hostname for u in requests if urlsplit(u).scheme in ("http", "https", "ws", "wss")}

@@ -157,3 +157,20 @@ def test_reconnect_is_one_person_in_the_log(room, client, svc):
     with svc.db.session() as s:
         found = eventlog.presence(eventlog.events(s, room.lesson_id, kinds=eventlog.PRESENCE_KINDS, limit=None))
     assert found[s1].reconnects == 1 and len(found[s1].intervals) == 1
+
+
+def test_live1_students_publish_only_their_microphone_and_only_with_the_floor(room, client):
+    s1 = room.students[0]
+    url = f"/ws/lessons/{room.lesson_id}"
+    audio_offer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+    with client.websocket_connect(url) as stu, client.websocket_connect(url) as lec:
+        join(stu, room.tokens[f"s{s1}"])
+        join(lec, room.tokens["lecturer"])
+        stu.send_json({"type": "publish", "sdp": audio_offer})
+        assert until(stu, lambda m: m["type"] == "error")["error"]["code"] == "NO_FLOOR"
+        lec.send_json({"type": "floor_grant", "user_id": s1})
+        until(stu, lambda m: m["type"] == "event" and m["event"]["kind"] == "floor_grant")
+        stu.send_json({"type": "publish", "sdp": audio_offer + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"})
+        assert until(stu, lambda m: m["type"] == "error")["error"]["code"] == "STUDENT_AUDIO_ONLY"
+        stu.send_json({"type": "sdp_answer", "sdp": "v=0\r\n"})  # nothing was offered yet
+        assert until(stu, lambda m: m["type"] == "error")["error"]["code"] in ("NO_OFFER", "SDP_REFUSED")

@@ -4,7 +4,7 @@
 import { $, getToken, goLogin, h, query } from "/static/api.js";
 
 const lessonId = Number(query("lesson"));
-const state = { ws: null, you: null, pub: null, sub: null, hands: new Map() };
+const state = { ws: null, you: null, pub: null, sub: null, local: null, muted: false, hands: new Map() };
 window.qihangRoom = state; // for diagnostics and the browser tests
 const sessionId = (() => {
   let id = sessionStorage.getItem("qihang.session");
@@ -42,28 +42,54 @@ async function goLive() {
   const video = $("#stage-video");
   video.srcObject = stream;
   await video.play().catch(() => {});
+  await publish(stream);
+  $("#go-live").hidden = true;
+  $("#end-live").hidden = false;
+}
+
+/** A student with the floor publishes their microphone (LIVE-1 interaction). */
+async function speak() {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  await publish(stream);
+}
+
+async function publish(stream) {
+  stopPublishing();
   const pc = new RTCPeerConnection();
   state.pub = pc;
+  state.local = stream;
   for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
   await pc.setLocalDescription(await pc.createOffer());
   await gathered(pc);
   send({ type: "publish", sdp: pc.localDescription.sdp });
-  $("#go-live").hidden = true;
-  $("#end-live").hidden = false;
+}
+
+function stopPublishing() {
+  state.pub?.close();
+  state.pub = null;
+  state.local?.getTracks().forEach((t) => t.stop());
+  state.local = null;
 }
 
 async function onOffer(sdp) {
   if (!state.sub) {
     const pc = new RTCPeerConnection();
     state.sub = pc;
-    const stream = new MediaStream();
     pc.ontrack = (ev) => {
-      stream.addTrack(ev.track);
-      const video = $("#stage-video");
-      if (video.srcObject !== stream) video.srcObject = stream;
-      // Autoplay is allowed muted; sound needs a tap on iOS Safari and WeChat.
-      video.play().catch(() => {});
-      if (ev.track.kind === "audio") $("#unmute").hidden = false;
+      if (ev.track.kind === "video") {
+        const video = $("#stage-video");
+        video.srcObject = new MediaStream([ev.track]);
+        video.play().catch(() => {});
+        return;
+      }
+      // Each voice (the lecturer, a student with the floor) plays in its own element. Autoplay
+      // with sound needs a tap on iOS Safari and WeChat: start muted, offer the unmute button.
+      const audio = h("audio", { autoplay: true, "data-remote": ev.track.id });
+      audio.srcObject = new MediaStream([ev.track]);
+      audio.muted = state.muted;
+      document.body.append(audio);
+      audio.play().catch(() => { audio.muted = true; state.muted = true; audio.play().catch(() => {}); });
+      if (state.muted) $("#unmute").hidden = false;
     };
   }
   const pc = state.sub;
@@ -98,7 +124,14 @@ function onEvent(ev) {
   } else if (ev.kind === "hand_lower") {
     handsMap.delete(ev.user_id);
   } else if (ev.kind === "floor_grant" && ev.payload.user_id === state.you?.user_id) {
-    $("#chat-list").append(h("li", { "data-kind": "floor" }, "讲师请你发言 · The lecturer gives you the floor"));
+    $("#chat-list").append(h("li", { "data-kind": "floor" }, "讲师请你发言，麦克风已打开 · You have the floor; your microphone is on"));
+    handsMap.delete(ev.payload.user_id);
+    speak().catch((err) => showError({ code: "MICROPHONE", message_zh: "无法打开麦克风，请在浏览器设置中允许访问", message_en: String(err) }));
+  } else if (ev.kind === "floor_grant") {
+    handsMap.delete(ev.payload.user_id);
+  } else if (ev.kind === "floor_revoke" && ev.payload.user_id === state.you?.user_id) {
+    stopPublishing();
+    $("#chat-list").append(h("li", { "data-kind": "floor-end" }, "发言结束 · Your turn to speak has ended"));
   }
   state.hands = handsMap;
   renderHands();
@@ -138,9 +171,13 @@ function main() {
   if (!lessonId) { showError({ code: "LESSON_REQUIRED", message_zh: "缺少课次编号", message_en: "No lesson given" }); return; }
   $("#go-live").addEventListener("click", () => goLive().catch((err) => showError({
     code: "CAMERA", message_zh: "无法打开摄像头或麦克风，请在浏览器设置中允许访问", message_en: String(err) })));
-  $("#end-live").addEventListener("click", () => { state.pub?.close(); state.pub = null; $("#go-live").hidden = false; $("#end-live").hidden = true; });
+  $("#end-live").addEventListener("click", () => { stopPublishing(); $("#go-live").hidden = false; $("#end-live").hidden = true; });
   $("#raise-hand").addEventListener("click", () => send({ type: "hand_raise" }));
-  $("#unmute").addEventListener("click", () => { const v = $("#stage-video"); v.muted = false; v.play(); $("#unmute").hidden = true; });
+  $("#unmute").addEventListener("click", () => {
+    state.muted = false;
+    document.querySelectorAll("audio[data-remote]").forEach((a) => { a.muted = false; a.play().catch(() => {}); });
+    $("#unmute").hidden = true;
+  });
   $("#chat-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = $("#chat-input").value.trim();

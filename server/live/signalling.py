@@ -58,6 +58,10 @@ class LessonSocket:
 
     async def deliver(self, message: dict) -> None:
         """Room traffic from the hub; held back until the client has its "joined" snapshot."""
+        event = message.get("event") or {}
+        if (event.get("kind") == "floor_revoke" and self.peer is not None
+                and event.get("payload", {}).get("user_id") == self.peer.admission.user_id):
+            await self.media.unpublish(self.media_key)  # the floor is taken back: stop forwarding the mic
         if self._held is not None:
             self._held.append(message)
         else:
@@ -89,9 +93,11 @@ class LessonSocket:
             held, self._held = self._held, None
             for message in held:
                 await self.send(message)
-            if admission.room_role != "lecturer":  # everyone else receives the lecturer's media
-                # In the background: the offer's answer arrives through this very message loop.
-                self._tasks.add(asyncio.ensure_future(self.media.subscribe(self.media_key, self._send_offer)))
+            # Everyone receives what others publish (the lecturer's camera and microphone, a student's
+            # microphone while they have the floor). In the background: the answer to the SFU's
+            # offer arrives through this very message loop.
+            self._tasks.add(asyncio.ensure_future(
+                self.media.subscribe(self.media_key, self._send_offer, user_id=admission.user_id)))
             await self._publish(joined)
             await self._broadcast_presence()
             while True:
@@ -235,6 +241,15 @@ class LessonSocket:
         self.peer.recent = recent + ([now] if kind != "ping" else [])
         await handler(self, msg)
 
+    def _has_floor(self) -> bool:
+        """The floor is the latest grant or revoke for this student in the lesson's log (any node)."""
+        uid = self.peer.admission.user_id
+        with self.svc.db.session() as s:
+            for ev in reversed(eventlog.events(s, self.lesson_id, kinds=("floor_grant", "floor_revoke"), limit=None)):
+                if (ev.payload or {}).get("user_id") == uid:
+                    return ev.kind == "floor_grant"
+        return False
+
     def _require(self, *roles: str) -> None:
         if self.peer.admission.room_role not in roles:
             raise ApiError("ROOM_ROLE", "当前身份不能执行此操作", f"Only {', '.join(roles)} may do this", status=403,
@@ -322,14 +337,22 @@ def _sdp(msg: dict) -> str:
 
 
 async def on_publish(sock: LessonSocket, msg: dict) -> None:
-    """The lecturer's camera and microphone (LIVE-1): offer in, answer out; tracks become producers."""
-    sock._require("lecturer")
+    """The lecturer's camera and microphone (LIVE-1), or a student's microphone while they hold the
+    floor: offer in, answer out; tracks become producers."""
+    sock._require("lecturer", "student")
     sdp = _sdp(msg)
     if "\nm=audio" not in sdp and "\nm=video" not in sdp:
         raise ApiError("SDP_NO_MEDIA", "发布的 SDP 不含音视频", "The offer has no audio or video section", field="sdp",
                        status=422)
+    if sock.peer.admission.room_role == "student":
+        if "\nm=video" in sdp:
+            raise ApiError("STUDENT_AUDIO_ONLY", "学员只能在获准发言时发布麦克风", "Students publish their microphone only",
+                           field="sdp", status=403, rule="LIVE-1")
+        if not await run_in_threadpool(sock._has_floor):
+            raise ApiError("NO_FLOOR", "讲师尚未请你发言", "The lecturer has not given you the floor", status=403,
+                           rule="LIVE-1")
     try:
-        answer = await sock.media.publish(sock.media_key, sdp)
+        answer = await sock.media.publish(sock.media_key, sdp, user_id=sock.peer.admission.user_id)
     except ApiError:
         raise
     except Exception as exc:  # aiortc refuses malformed or unsupported SDP

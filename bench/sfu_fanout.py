@@ -1,0 +1,496 @@
+"""One lecturer stream fanned out by the SFU to N real WebRTC subscribers, against MediaRelay, in one run.
+
+Set-up (every phase gets two fresh processes, started with ``spawn``):
+
+- **SFU process**, pinned to core 0 (``os.sched_setaffinity``): a ``media.room.MediaRoom`` — the
+  publisher's offer becomes a Producer, each subscriber gets its own downstream peer connection with a
+  Consumer (RTP-level forwarding: rewrite SSRC/seq/ts, serialise, SRTP, sendto). Nothing is decoded.
+- **Load process**, pinned to core 1: one aiortc publisher sending real VP8 (aiortc's libvpx encoder,
+  640×360, 30 fps, 600 kbps target, a moving picture drawn with Pillow, pre-rendered) and N aiortc
+  subscribers. Subscribers do **not** decode: each subscriber receiver's ``_handle_rtp_packet`` is
+  replaced by a counter (the same tap media/producer.py uses), so they only pay ICE/DTLS/SRTP/parse.
+- SDP goes between the two processes over a ``multiprocessing.Pipe``; media goes over the host's own
+  address on loopback (aioice does not gather 127.0.0.1). ICE servers are empty: nothing leaves the host.
+
+Measured in the SFU process over a steady window that starts once every subscriber has received media
+(plus 1 s): CPU time of the whole process (``time.process_time``, all threads), forwarded packets
+(sum of ``Consumer.sent``), wall time, RSS (``VmRSS``). Reported as µs CPU per forwarded packet and
+% of one core.
+
+Latency and delivery: publisher and subscribers share one process and therefore one monotonic clock.
+The publisher's DTLS transport ``_send_rtp`` is wrapped: each outgoing RTP packet (plaintext, before
+SRTP) is parsed and its **payload bytes** are stored with the send time. The SFU forwards payloads
+byte-for-byte (it rewrites only the header: SSRC, sequence, timestamp, PT, extensions), so a
+subscriber looks its received payload up in that dict — exact matching, no clock or RTP-timestamp
+offset to guess (VP8 payloads carry the picture ID and differ packet to packet, so keys are unique;
+a dict lookup of bytes compares contents, so a hash collision cannot mis-match). Latency = arrival in
+the subscriber's receive handler (after SRTP unprotect and parse) − hand-off to the publisher's SRTP,
+so it includes the load process's own queueing on core 1. Delivery ratio = packets received by
+subscribers whose send time lies in the window ÷ (packets the publisher sent in the window × N);
+subscribers keep counting 0.5 s past the window for packets still in flight.
+
+Baseline in the same run: aiortc's ``MediaRelay`` design — the SFU process decodes the publisher's
+track once and gives every viewer ``relay.subscribe(track, buffered=False)`` on a normal sender,
+which re-encodes (one libvpx VP8 encoder per viewer, 600 kbps). Same load process, same accounting
+(forwarded = the senders' packet counts). Re-encoded payloads differ from the publisher's, so the
+baseline has no latency figure and its delivery ratio is a plain count (packets received during the
+window ÷ published × N). ``baseline_cpu_ratio`` = its µs per forwarded packet ÷ ours
+at N=200. Only Opus/audio is not included (video only).
+
+    python -m bench.sfu_fanout [--quick]
+
+``--quick``: N = 50 and 200, 12 s windows, baseline N = 10 for 8 s (≤ 90 s in total).
+Full: N = 50, 100, 200, 300, 30 s windows, baseline N = 10 for 20 s. Every phase is bounded by a
+timeout, children die with the parent (PR_SET_PDEATHSIG) and are terminated/killed at phase end.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import fractions
+import json
+import multiprocessing as mp
+import os
+import signal
+import sys
+import threading
+import time
+
+KBPS = 600_000
+WIDTH, HEIGHT, FPS = 640, 360, 30
+
+
+# ---------------------------------------------------------------- process plumbing
+
+def _child_setup(core: int) -> None:
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    try:
+        os.sched_setaffinity(0, {core})
+    except (OSError, ValueError):
+        pass  # fewer cores than expected: run unpinned
+
+
+class Channel:
+    """A Pipe end usable from asyncio: a reader thread feeds a queue; sends happen on the loop."""
+
+    def __init__(self, conn, loop: asyncio.AbstractEventLoop):
+        self.conn, self.loop = conn, loop
+        self.queue: asyncio.Queue = asyncio.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                msg = self.conn.recv()
+            except (EOFError, OSError):
+                msg = None
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, msg)
+            if msg is None:
+                return
+
+    def send(self, *msg) -> None:
+        self.conn.send(msg)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _config():
+    from aiortc import RTCConfiguration
+    return RTCConfiguration(iceServers=[])  # never the default public STUN server
+
+
+def _uid(method, user_id: int) -> dict:
+    """MediaRoom grew a keyword-only ``user_id`` (who may see whom): pass it when it is there."""
+    import inspect
+    return {"user_id": user_id} if "user_id" in inspect.signature(method).parameters else {}
+
+
+def _vp8_only(transceiver) -> None:
+    from aiortc import RTCRtpSender
+    caps = RTCRtpSender.getCapabilities("video")
+    transceiver.setCodecPreferences([c for c in caps.codecs if c.mimeType == "video/VP8"])
+
+
+# ---------------------------------------------------------------- SFU process (core 0)
+
+def _count_keyframe_requests(producer, kf: dict) -> None:
+    """Count (without changing) consumers' keyframe requests and the PLIs that reach the publisher."""
+    request, send_pli = producer.request_keyframe, producer.receiver._send_rtcp_pli
+
+    async def counted_request() -> None:
+        kf["requests"] += 1
+        await request()
+
+    async def counted_pli(ssrc: int) -> None:
+        kf["plis"] += 1
+        await send_pli(ssrc)
+
+    producer.request_keyframe = counted_request
+    producer.receiver._send_rtcp_pli = counted_pli
+
+
+def sfu_entry(conn, mode: str) -> None:
+    _child_setup(0)
+    try:
+        asyncio.run(_sfu(conn, mode))
+    except BaseException:  # noqa: BLE001 - show it, then leave without waiting for threads
+        import traceback
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(0)
+
+
+async def _sfu(conn, mode: str) -> None:
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.codecs import vpx
+    from aiortc.contrib.media import MediaRelay
+
+    from media.room import MediaRoom
+
+    vpx.DEFAULT_BITRATE = KBPS  # relay baseline: each viewer's encoder at the publisher's bitrate
+    ch = Channel(conn, asyncio.get_running_loop())
+    room = MediaRoom(_config())
+    relay, relay_pcs, source = MediaRelay(), [], {}
+    pub_pc = None
+    win: dict = {}
+    kf = {"requests": 0, "plis": 0}
+
+    def forwarded() -> int:
+        if mode == "ours":
+            return sum(c.sent for s in room.subscribers.values() for c in s.consumers.values())
+        return sum(t.sender._RTCRtpSender__packet_count for pc in relay_pcs for t in pc.getTransceivers())
+
+    async def relay_subscribe(i: int) -> None:
+        pc = RTCPeerConnection(_config())
+        relay_pcs.append(pc)
+        t = pc.addTransceiver(relay.subscribe(source["track"], buffered=False), direction="sendonly")
+        _vp8_only(t)
+        await pc.setLocalDescription(await pc.createOffer())
+        ch.send("sub_offer", i, pc.localDescription.sdp)
+
+    tasks = []
+    while True:
+        msg = await ch.queue.get()
+        if msg is None or msg[0] == "quit":
+            break
+        kind = msg[0]
+        if kind == "publish":
+            if mode == "ours":
+                answer = await room.publish("lecturer", msg[1], **_uid(room.publish, 1))
+                for producer in [p for pub in room.publishers.values() for p in pub.producers]:
+                    _count_keyframe_requests(producer, kf)
+            else:
+                pub_pc = RTCPeerConnection(_config())
+                pub_pc.on("track", lambda track: source.setdefault("track", track))
+                await pub_pc.setRemoteDescription(RTCSessionDescription(msg[1], "offer"))
+                await pub_pc.setLocalDescription(await pub_pc.createAnswer())
+                answer = pub_pc.localDescription.sdp
+            ch.send("pub_answer", answer)
+        elif kind == "subscribe":
+            for i in range(msg[1]):
+                if mode == "ours":
+                    async def send_offer(sdp: str, i=i) -> None:
+                        ch.send("sub_offer", i, sdp)
+                    tasks.append(asyncio.ensure_future(room.subscribe(f"s{i}", send_offer, **_uid(room.subscribe, 1000 + i))))
+                else:
+                    tasks.append(asyncio.ensure_future(relay_subscribe(i)))
+        elif kind == "sub_answer":
+            _, i, sdp = msg
+            if mode == "ours":
+                await room.answer(f"s{i}", sdp)
+            else:
+                await relay_pcs[i].setRemoteDescription(RTCSessionDescription(sdp, "answer"))
+        elif kind == "win_start":
+            win = {"cpu": time.process_time(), "fwd": forwarded(), "wall": time.monotonic(), **kf}
+        elif kind == "win_end":
+            cpu, fwd, wall = time.process_time() - win["cpu"], forwarded() - win["fwd"], time.monotonic() - win["wall"]
+            ch.send("stats", {"cpu_s": cpu, "forwarded": fwd, "wall_s": wall, "rss_mb": _rss_mb(),
+                              "threads": threading.active_count(),
+                              "keyframe_requests_from_consumers": kf["requests"] - win["requests"],
+                              "plis_to_publisher": kf["plis"] - win["plis"]})
+    try:  # bounded clean-up; the parent kills us anyway
+        pcs = relay_pcs + ([pub_pc] if pub_pc else [])
+        await asyncio.wait_for(asyncio.gather(room.close(), *(p.close() for p in pcs), return_exceptions=True), 3)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+# ---------------------------------------------------------------- load process (core 1)
+
+def client_entry(conn, result_conn, mode: str, n: int, window: float, setup_timeout: float) -> None:
+    _child_setup(1)
+    try:
+        result = asyncio.run(_client(conn, mode, n, window, setup_timeout))
+    except Exception as exc:  # noqa: BLE001
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    try:
+        result_conn.send(result)
+    finally:
+        os._exit(0)
+
+
+def _pictures(count: int):
+    import av
+    from PIL import Image, ImageDraw
+    out = []
+    for i in range(count):
+        img = Image.new("RGB", (WIDTH, HEIGHT), (20 + i % 50, 90, 160))
+        d = ImageDraw.Draw(img)
+        x = (i * 9) % (WIDTH - 40)
+        d.rectangle((x, 40, x + 40, HEIGHT - 40), fill=(250, 250, 250))
+        d.ellipse((200 + i % 40, 100, 360 + i % 40, 260), fill=(220, 180, 150))
+        for k in range(0, WIDTH, 64):  # some texture so the encoder has work and bits to spend
+            d.line((k, 0, (k + i * 3) % WIDTH, HEIGHT), fill=(i * 5 % 255, 200, 40), width=3)
+        out.append(av.VideoFrame.from_image(img).reformat(format="yuv420p"))
+    return out
+
+
+async def _client(conn, mode: str, n: int, window: float, setup_timeout: float) -> dict:
+    import av
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+    from aiortc.codecs import vpx
+    from aiortc.mediastreams import VideoStreamTrack
+    from aiortc.rtp import RtpPacket, is_rtcp
+
+    from media.keyframe import is_vp8_keyframe
+
+    # The publisher sends 600 kbps whatever REMB says (the relay baseline's SFU receiver sends REMB).
+    vpx.DEFAULT_BITRATE = KBPS
+    vpx.Vp8Encoder.target_bitrate = property(lambda self: KBPS, lambda self, value: None)
+
+    loop = asyncio.get_running_loop()
+    ch = Channel(conn, loop)
+    pictures = _pictures(60)
+    pictures += pictures[-2:0:-1]  # back and forth: motion without a jump
+
+    class MovingPicture(VideoStreamTrack):
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+
+        async def recv(self):
+            pts, time_base = await self.next_timestamp()
+            frame = pictures[self.n % len(pictures)]
+            self.n += 1
+            frame.pts, frame.time_base = pts, time_base
+            # aiortc's encoder marks a frame I on a keyframe request; pictures are reused, so clear it.
+            frame.pict_type = av.video.frame.PictureType.NONE
+            return frame
+
+    sent: dict[bytes, float] = {}  # payload -> monotonic send time
+    sent_times: list[float] = []
+    keyframes: list[float] = []
+    pcs: list = []
+    counts = [0] * n
+    st = {"t0": None, "t1": None, "until": None, "delivered": 0, "received": 0}
+    lat: list[float] = []
+
+    pub = RTCPeerConnection(_config())
+    pcs.append(pub)
+    pt = pub.addTransceiver(MovingPicture(), direction="sendonly")
+    _vp8_only(pt)
+    await pub.setLocalDescription(await pub.createOffer())
+    ch.send("publish", pub.localDescription.sdp)
+
+    pending_answers: dict = {}
+
+    async def handle_offer(i: int, sdp: str) -> None:
+        pc = RTCPeerConnection(_config())
+        pcs.append(pc)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        for t in pc.getTransceivers():
+            async def tap(packet, arrival_time_ms, i=i):
+                counts[i] += 1
+                until = st["until"]
+                if until is not None:
+                    now = time.monotonic()
+                    if now <= until:
+                        if now <= st["t1"]:
+                            st["received"] += 1
+                        s = sent.get(packet.payload)
+                        if s is not None and st["t0"] <= s <= st["t1"]:
+                            st["delivered"] += 1
+                            lat.append(now - s)
+            t.receiver._handle_rtp_packet = tap
+        await pc.setLocalDescription(await pc.createAnswer())
+        ch.send("sub_answer", i, pc.localDescription.sdp)
+
+    stats_future: asyncio.Future = loop.create_future()
+    answer_future: asyncio.Future = loop.create_future()
+
+    async def pump() -> None:
+        while True:
+            msg = await ch.queue.get()
+            if msg is None:
+                return
+            if msg[0] == "pub_answer":
+                answer_future.set_result(msg[1])
+            elif msg[0] == "sub_offer":
+                asyncio.ensure_future(handle_offer(msg[1], msg[2]))
+            elif msg[0] == "stats":
+                stats_future.set_result(msg[1])
+
+    pump_task = asyncio.ensure_future(pump())
+    await pub.setRemoteDescription(RTCSessionDescription(await asyncio.wait_for(answer_future, 15), "answer"))
+
+    dtls = pt.sender.transport
+    orig_send = dtls._send_rtp
+
+    async def send_tap(data: bytes) -> None:
+        if not is_rtcp(data):
+            payload = RtpPacket.parse(data).payload
+            now = time.monotonic()
+            sent[payload] = now
+            sent_times.append(now)
+            if is_vp8_keyframe(payload):
+                keyframes.append(now)
+        await orig_send(data)
+
+    dtls._send_rtp = send_tap
+
+    started = time.monotonic()
+    ch.send("subscribe", n)
+    while min(counts) == 0 and time.monotonic() - started < setup_timeout:
+        await asyncio.sleep(0.1)
+    setup_s = time.monotonic() - started
+    receiving = sum(1 for c in counts if c)
+    await asyncio.sleep(1.0)
+
+    c0 = time.process_time()
+    st["t0"] = time.monotonic()
+    st["t1"] = st["t0"] + window
+    st["until"] = st["t1"] + 0.5
+    ch.send("win_start")
+    await asyncio.sleep(window)
+    ch.send("win_end")
+    client_cpu = time.process_time() - c0
+    await asyncio.sleep(0.6)
+    sfu = await asyncio.wait_for(stats_future, 10)
+    ch.send("quit")
+    published = sum(1 for s in sent_times if st["t0"] <= s <= st["t1"])
+    pub_bytes = sum(len(p) for p, s in sent.items() if st["t0"] <= s <= st["t1"])
+    lat.sort()
+
+    def pct(q: float):
+        return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1) if lat else None
+
+    us = sfu["cpu_s"] / sfu["forwarded"] * 1e6 if sfu["forwarded"] else None
+    result = {
+        "mode": mode, "n": n, "window_s": round(sfu["wall_s"], 1), "setup_s": round(setup_s, 1),
+        "subscribers_receiving": receiving,
+        "published_packets": published, "published_pps": round(published / window, 1),
+        "video_kbps": round(pub_bytes * 8 / window / 1000),
+        "keyframes_published": sum(1 for k in keyframes if st["t0"] <= k <= st["t1"]),
+        "keyframe_requests_from_consumers": sfu.get("keyframe_requests_from_consumers"),
+        "plis_to_publisher": sfu.get("plis_to_publisher"),
+        "forwarded_packets": sfu["forwarded"],
+        "us_per_forwarded_packet": round(us, 1) if us else None,
+        "cpu_pct_one_core": round(sfu["cpu_s"] / sfu["wall_s"] * 100, 1),
+        # Relay re-encodes, so payloads cannot be matched: count what arrived during the window instead.
+        "delivery_ratio": round((st["delivered"] if mode == "ours" else st["received"]) / (published * n), 4)
+        if published else None,
+        "delivery_method": "payload-matched" if mode == "ours" else "count-in-window",
+        "latency_p50_ms": pct(0.50), "latency_p99_ms": pct(0.99),
+        "rss_mb": round(sfu["rss_mb"], 1), "sfu_threads": sfu["threads"],
+        "load_process_cpu_pct": round(client_cpu / window * 100, 1),
+    }
+    pump_task.cancel()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(p.close() for p in pcs), return_exceptions=True), 3)
+    except Exception:  # noqa: BLE001
+        pass
+    return result
+
+
+# ---------------------------------------------------------------- orchestration
+
+def run_phase(mode: str, n: int, window: float, setup_timeout: float) -> dict:
+    ctx = mp.get_context("spawn")
+    a, b = ctx.Pipe()
+    res_recv, res_send = ctx.Pipe(duplex=False)
+    sfu = ctx.Process(target=sfu_entry, args=(a, mode), daemon=True)
+    cli = ctx.Process(target=client_entry, args=(b, res_send, mode, n, window, setup_timeout), daemon=True)
+    sfu.start()
+    cli.start()
+    result: dict = {"mode": mode, "n": n, "error": "timeout"}
+    try:
+        if res_recv.poll(setup_timeout + window + 25):
+            result = res_recv.recv()
+            result.setdefault("mode", mode)
+            result.setdefault("n", n)
+    except (EOFError, OSError) as exc:
+        result = {"mode": mode, "n": n, "error": repr(exc)}
+    finally:
+        for p in (cli, sfu):
+            p.join(2)
+            if p.is_alive():
+                p.terminate()
+                p.join(2)
+            if p.is_alive():
+                p.kill()
+                p.join(2)
+        for c in (a, b, res_recv, res_send):
+            c.close()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        ns, window, base_n, base_window = [50, 200], 12.0, 10, 8.0
+    else:
+        ns, window, base_n, base_window = [50, 100, 200, 300], 30.0, 10, 20.0
+    per_n = []
+    for n in ns:
+        r = run_phase("ours", n, window, setup_timeout=10 + n * 0.05)
+        per_n.append(r)
+        print(f"  ours n={n}: {r}", file=sys.stderr, flush=True)
+    base = run_phase("relay", base_n, base_window, setup_timeout=15)
+    print(f"  relay n={base_n}: {base}", file=sys.stderr, flush=True)
+
+    cols = [("design", 6), ("N", 4), ("recv", 5), ("pkt/s", 6), ("kbps", 5), ("kf", 3), ("µs/pkt", 7), ("CPU%", 6),
+            ("deliv", 7), ("p50ms", 6), ("p99ms", 7), ("RSS MB", 7), ("load CPU%", 9)]
+    print(" ".join(f"{c:>{w}}" for c, w in cols))
+    for r in per_n + [base]:
+        if "error" in r:
+            print(f"{r['mode']:>6} {r['n']:>4} error: {r['error']}")
+            continue
+        vals = [r["mode"], r["n"], r["subscribers_receiving"], r["published_pps"], r["video_kbps"], r["keyframes_published"],
+                r["us_per_forwarded_packet"], r["cpu_pct_one_core"], r["delivery_ratio"], r["latency_p50_ms"],
+                r["latency_p99_ms"], r["rss_mb"], r["load_process_cpu_pct"]]
+        print(" ".join(f"{str(v):>{w}}" for v, (_, w) in zip(vals, cols)))
+
+    r200 = next((r for r in per_n if r.get("n") == 200 and "error" not in r), {})
+    ours_us, base_us = r200.get("us_per_forwarded_packet"), base.get("us_per_forwarded_packet")
+    print(json.dumps({
+        "us_per_forwarded_packet": ours_us,
+        "cpu_pct_one_core_n200": r200.get("cpu_pct_one_core"),
+        "latency_p50_ms_n200": r200.get("latency_p50_ms"),
+        "latency_p99_ms_n200": r200.get("latency_p99_ms"),
+        "delivery_ratio_n200": r200.get("delivery_ratio"),
+        "rss_mb_n200": r200.get("rss_mb"),
+        "baseline_cpu_ratio": round(base_us / ours_us, 1) if ours_us and base_us else None,
+        "baseline_mediarelay_us_per_forwarded_packet": base_us,
+        "baseline_n": base_n,
+        "baseline_cpu_pct_one_core": base.get("cpu_pct_one_core"),
+        "per_n": per_n,
+        "baseline": base,
+        "quick": args.quick,
+    }))
+
+
+if __name__ == "__main__":
+    main()
