@@ -48,7 +48,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
-import fractions
 import json
 import multiprocessing as mp
 import os

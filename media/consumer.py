@@ -53,6 +53,15 @@ class Consumer:
         """A new consumer can only begin at a keyframe: ask for one (rate-limited per producer)."""
         await self.producer.request_keyframe()
 
+    async def set_paused(self, paused: bool) -> None:
+        if paused == self.paused:
+            return
+        self.paused = paused
+        if not paused:  # resume at a keyframe of the current source, as after a layer switch
+            if self.rewriter.current is not None:
+                self.rewriter.switch_to_keyframe()
+            await self.producer.request_keyframe()
+
     async def send(self, packet: RtpPacket, keyframe: bool) -> None:
         if self.paused:
             return

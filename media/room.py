@@ -137,6 +137,16 @@ class MediaRoom:
             except asyncio.TimeoutError:
                 log.warning("subscriber %s did not answer an offer", sub.key)
 
+    async def set_video(self, key: str, enabled: bool) -> None:
+        """Audio only (a weak network, or the student's choice): pause this subscriber's video
+        consumers; resuming waits for a keyframe, which is requested (rate-limited) for it."""
+        sub = self.subscribers.get(key)
+        if sub is None:
+            return
+        for consumer in sub.consumers.values():
+            if consumer.producer.kind == "video":
+                await consumer.set_paused(not enabled)
+
     async def unsubscribe(self, key: str) -> None:
         sub = self.subscribers.pop(key, None)
         if sub is None:

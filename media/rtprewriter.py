@@ -36,6 +36,12 @@ class RtpRewriter:
         """Arm a switch to another source; it happens at that source's next keyframe."""
         self.target = None if ssrc == self.current else ssrc
 
+    def switch_to_keyframe(self) -> None:
+        """Resume the current source only from its next keyframe (after a pause): the decoder
+        lost its reference pictures while nothing was forwarded."""
+        if self.current is not None:
+            self.target, self.current = self.current, None
+
     @property
     def switching(self) -> bool:
         return self.target is not None

@@ -112,6 +112,19 @@ def test_live1_lecturer_goes_live_and_three_phone_students_watch_chat_and_raise_
                 time.sleep(0.5)
             assert all(s["video"] > 10 and s["audio"] > 10 for s in stats), stats
             lec.wait_for_selector("#online-count[data-count='3']")
+            # a student switches to audio only: their video stops, the others' does not (LIVE-3)
+            students[2].click("#audio-only")
+            students[2].wait_for_selector("#audio-only[aria-pressed=true]")
+            time.sleep(1.0)
+            before = [page.evaluate(STATS)["video"] for page in students]
+            time.sleep(2.0)
+            after = [page.evaluate(STATS)["video"] for page in students]
+            assert after[2] - before[2] <= 2 and after[0] - before[0] > 20, (before, after)
+            students[2].click("#audio-only")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and students[2].evaluate(STATS)["video"] <= after[2] + 10:
+                time.sleep(0.3)
+            assert students[2].evaluate(STATS)["video"] > after[2] + 10  # video back after a keyframe
             # chat round trip and a raised hand reach the lecturer
             students[0].fill("#chat-input", "老师，听得很清楚")
             students[0].click("#chat-send")

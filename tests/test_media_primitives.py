@@ -177,3 +177,36 @@ def test_consumer_answers_nack_from_the_cache_and_routes_pli_upstream():
         assert producer.keyframe_requests == 1
 
     asyncio.run(run())
+
+
+def test_live3_audio_only_pauses_video_and_resumes_at_a_keyframe():
+    from media.consumer import Consumer
+
+    async def run():
+        producer, sender = _Producer(), _Sender()
+        consumer = Consumer(producer, sender, payload_type=96)
+        frames = _vp8_frames(3)
+        seq = 0
+
+        async def feed(payloads, key):
+            nonlocal seq
+            for i, p in enumerate(payloads):
+                pkt = RtpPacket(payload_type=100, sequence_number=seq, timestamp=seq * 100, ssrc=HIGH, payload=p)
+                seq += 1
+                await consumer.send(pkt, keyframe=key and i == 0)
+
+        await feed(frames[0], True)
+        sent = len(sender.transport.sent)
+        await consumer.set_paused(True)
+        await feed(frames[1], False)
+        assert len(sender.transport.sent) == sent  # nothing forwarded while audio-only
+        await consumer.set_paused(False)
+        assert producer.keyframe_requests == 1
+        await feed(frames[2], False)  # an inter frame cannot resume the stream
+        assert len(sender.transport.sent) == sent
+        await feed(frames[0], True)  # the requested keyframe does
+        assert len(sender.transport.sent) == sent + len(frames[0])
+        seqs = [RtpPacket.parse(d).sequence_number for d in sender.transport.sent]
+        assert all(((b - a) & 0xFFFF) == 1 for a, b in zip(seqs, seqs[1:]))  # no gap across the pause
+
+    asyncio.run(run())

@@ -156,6 +156,7 @@ function connect() {
     else if (msg.type === "event") onEvent(msg.event);
     else if (msg.type === "offer") await onOffer(msg.sdp);
     else if (msg.type === "answer" && state.pub) await state.pub.setRemoteDescription({ type: "answer", sdp: msg.sdp });
+    else if (msg.type === "audio_only") $("#audio-only").setAttribute("aria-pressed", String(msg.on));
     else if (msg.type === "error") showError(msg.error);
   };
   ws.onclose = (e) => {
@@ -173,6 +174,10 @@ function main() {
     code: "CAMERA", message_zh: "无法打开摄像头或麦克风，请在浏览器设置中允许访问", message_en: String(err) })));
   $("#end-live").addEventListener("click", () => { stopPublishing(); $("#go-live").hidden = false; $("#end-live").hidden = true; });
   $("#raise-hand").addEventListener("click", () => send({ type: "hand_raise" }));
+  $("#audio-only").addEventListener("click", () => {
+    const on = $("#audio-only").getAttribute("aria-pressed") !== "true";
+    send({ type: "audio_only", on });  // saves the phone's data: the SFU stops forwarding video
+  });
   $("#unmute").addEventListener("click", () => {
     state.muted = false;
     document.querySelectorAll("audio[data-remote]").forEach((a) => { a.muted = false; a.play().catch(() => {}); });

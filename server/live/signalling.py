@@ -376,7 +376,17 @@ async def on_answer_sdp(sock: LessonSocket, msg: dict) -> None:
                        status=422)
 
 
+async def on_audio_only(sock: LessonSocket, msg: dict) -> None:
+    """A student on a weak network (or by choice) receives audio only; video resumes at a keyframe."""
+    on = msg.get("on")
+    if not isinstance(on, bool):
+        raise ApiError("ON_REQUIRED", "on 须为布尔值", "on must be true or false", field="on", status=422)
+    await sock.media.set_video(sock.media_key, not on)
+    await sock.send({"type": "audio_only", "on": on})
+
+
 HANDLERS = {
+    "audio_only": on_audio_only,
     "publish": on_publish, "sdp_answer": on_answer_sdp,
     "ping": on_ping, "chat": on_chat, "question": on_question, "answer": on_answer,
     "hand_raise": on_hand, "hand_lower": on_hand, "floor_grant": on_floor, "floor_revoke": on_floor,
