@@ -110,11 +110,14 @@ class MediaRoom:
         sub.answered.set()
 
     async def _start_when_connected(self, sub: Subscriber, consumer: Consumer) -> None:
+        """Ask for a keyframe once the subscriber can receive it (a request before that is wasted)."""
         for _ in range(200):
             if sub.pc.connectionState == "connected":
-                break
+                await consumer.start()
+                return
+            if sub.pc.connectionState in ("failed", "closed"):
+                return
             await asyncio.sleep(0.05)
-        await consumer.start()
 
     async def _renegotiate(self, sub: Subscriber) -> None:
         async with sub.lock:
