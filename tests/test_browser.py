@@ -43,7 +43,7 @@ def _free_port() -> int:
 def site(tmp_path_factory):
     """The real app with the demo data, served by uvicorn on a free port of 127.0.0.1."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not installed: {CHROMIUM} is missing (`make install-test` installs the Debian "
+        pytest.skip(reason=f"Chromium not installed: {CHROMIUM} is missing (`make install-test` installs the Debian "
                     "package when run as root; otherwise `apt-get install chromium`)")
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install -e '.[test]')")
     import uvicorn

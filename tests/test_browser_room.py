@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
-from tests.world import World, ok
+from tests.world import World
 
 pytestmark = pytest.mark.browser
 MEDIA_ARGS = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -24,12 +23,11 @@ MEDIA_ARGS = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-devi
 @pytest.fixture(scope="module")
 def lesson(tmp_path_factory):
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not installed: {CHROMIUM} is missing (`make install-test` installs it as root)")
+        pytest.skip(reason=f"Chromium not installed: {CHROMIUM} is missing (`make install-test` installs it as root)")
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     import uvicorn
     from starlette.testclient import TestClient
 
-    from models import Lesson
     from server.app import create_app
     from server.services import Services
     from server.settings import Settings
@@ -43,23 +41,15 @@ def lesson(tmp_path_factory):
     w.institution("alpha")
     w.supervisor("yuquan", "district", "150104")
     w.supervisor("hohhot", "city", "150100")
-    cid = w.ready_class("alpha", start=svc.today() + timedelta(days=21), students=20)
-    for who, action in (("alpha_admin", "submit"), ("yuquan", "approve"), ("hohhot", "approve"), ("alpha_admin", "open")):
-        ok(w.client.post(f"/api/classes/{cid}/transitions", headers=w.h(who), json={"action": action}))
-    detail = ok(w.client.get(f"/api/classes/{cid}", headers=w.h("alpha_admin")))
-    now = datetime.now(timezone.utc)
-    with svc.db.session() as s:
-        row = s.get(Lesson, detail["lessons"][0]["id"])
-        row.starts_at, row.ends_at = now - timedelta(minutes=5), now + timedelta(hours=2)
-    lecturer = next(k for k, v in w.ids.items() if v == detail["lecturers"][0]["user_id"])
+    detail = w.running_lesson("alpha", district="yuquan", city="hohhot")
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield {"base": f"http://127.0.0.1:{port}", "lesson_id": detail["lessons"][0]["id"],
-           "lecturer": w.login(lecturer), "students": [w.login(w.mobiles[s["id"]]) for s in detail["roster"][:3]],
+    yield {"base": f"http://127.0.0.1:{port}", "lesson_id": detail["lesson_id"],
+           "lecturer": w.login(detail["lecturer_username"]), "students": [w.login(w.mobiles[s["id"]]) for s in detail["roster"][:3]],
            "student_names": [s["real_name"] for s in detail["roster"][:3]]}
     server.should_exit = True
     thread.join(10)

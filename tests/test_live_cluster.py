@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -21,9 +20,8 @@ import pytest
 import websockets
 from sqlalchemy import text
 
-from models import Lesson
 from tests.conftest import TEST_KEY
-from tests.world import PASSWORD, World, ok
+from tests.world import PASSWORD, World
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("QIHANG_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -52,16 +50,9 @@ def open_lesson(pg_schema, tmp_path):
     w.institution("alpha")
     w.supervisor("yuquan", "district", "150104")
     w.supervisor("hohhot", "city", "150100")
-    cid = w.ready_class("alpha", start=svc.today() + timedelta(days=21), students=20)
-    for who, action in (("alpha_admin", "submit"), ("yuquan", "approve"), ("hohhot", "approve"), ("alpha_admin", "open")):
-        ok(client.post(f"/api/classes/{cid}/transitions", headers=w.h(who), json={"action": action}))
-    detail = ok(client.get(f"/api/classes/{cid}", headers=w.h("alpha_admin")))
-    now = datetime.now(timezone.utc)
-    with db.session() as s:  # move the first lesson to now: the room opens only around a lesson
-        lesson = s.get(Lesson, detail["lessons"][0]["id"])
-        lesson.starts_at, lesson.ends_at = now - timedelta(minutes=5), now + timedelta(hours=2)
-    w.lesson_id = detail["lessons"][0]["id"]
-    w.lecturer_name = next(k for k, v in w.ids.items() if v == detail["lecturers"][0]["user_id"])
+    detail = w.running_lesson("alpha", district="yuquan", city="hohhot")
+    w.lesson_id = detail["lesson_id"]
+    w.lecturer_name = detail["lecturer_username"]
     w.student_id = detail["roster"][0]["id"]
     yield url, w
     tables = ", ".join(f'"{t}"' for t in ("lesson_events", "audit_log", "auth_sessions", "class_transitions",

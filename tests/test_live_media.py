@@ -10,16 +10,13 @@ import json
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
 
 import pytest
 import uvicorn
 import websockets
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from models import Lesson
 from tests.test_sfu_forwarding import MovingPattern, _vp8_only
-from tests.world import ok
 
 
 def _free_port() -> int:
@@ -36,16 +33,9 @@ def live(world, client, svc):
     w.institution("alpha")
     w.supervisor("yuquan", "district", "150104")
     w.supervisor("hohhot", "city", "150100")
-    cid = w.ready_class("alpha", start=svc.today() + timedelta(days=21), students=20)
-    for who, action in (("alpha_admin", "submit"), ("yuquan", "approve"), ("hohhot", "approve"), ("alpha_admin", "open")):
-        ok(client.post(f"/api/classes/{cid}/transitions", headers=w.h(who), json={"action": action}))
-    detail = ok(client.get(f"/api/classes/{cid}", headers=w.h("alpha_admin")))
-    now = datetime.now(timezone.utc)
-    with svc.db.session() as s:
-        lesson = s.get(Lesson, detail["lessons"][0]["id"])
-        lesson.starts_at, lesson.ends_at = now - timedelta(minutes=5), now + timedelta(hours=2)
-    w.lesson_id = detail["lessons"][0]["id"]
-    w.tokens["lecturer"] = w.login(next(k for k, v in w.ids.items() if v == detail["lecturers"][0]["user_id"]))
+    detail = w.running_lesson("alpha", district="yuquan", city="hohhot")
+    w.lesson_id = detail["lesson_id"]
+    w.tokens["lecturer"] = w.login(detail["lecturer_username"])
     w.student_tokens = [w.login(w.mobiles[s["id"]]) for s in detail["roster"][:2]]
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(services=svc), host="127.0.0.1", port=port, log_level="warning"))

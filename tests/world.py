@@ -156,3 +156,22 @@ class World:
         ok(self.client.put(f"/api/classes/{cid}/assistants", headers=h, json={"assistant_ids": asst}))
         ok(self.client.post(f"/api/classes/{cid}/commitment", headers=h, json={"accept": True, "signer_name": "校长"}))
         return cid
+
+    def running_lesson(self, inst_key: str, *, district: str, city: str, students: int = 20) -> dict:
+        """An approved, open class whose first lesson runs now (real clock): the class is planned
+        three weeks ahead as the rules require, then its first lesson is moved to now."""
+        from datetime import datetime, timezone
+
+        from models import Lesson
+        cid = self.ready_class(inst_key, start=self.svc.today() + timedelta(days=21), students=students)
+        for who, action in ((f"{inst_key}_admin", "submit"), (district, "approve"), (city, "approve"),
+                            (f"{inst_key}_admin", "open")):
+            ok(self.client.post(f"/api/classes/{cid}/transitions", headers=self.h(who), json={"action": action}))
+        detail = ok(self.client.get(f"/api/classes/{cid}", headers=self.h(f"{inst_key}_admin")))
+        now = datetime.now(timezone.utc)
+        with self.svc.db.session() as s:
+            row = s.get(Lesson, detail["lessons"][0]["id"])
+            row.starts_at, row.ends_at = now - timedelta(minutes=5), now + timedelta(hours=2)
+        detail["lesson_id"] = detail["lessons"][0]["id"]
+        detail["lecturer_username"] = next(k for k, v in self.ids.items() if v == detail["lecturers"][0]["user_id"])
+        return detail
