@@ -106,6 +106,13 @@ class LessonSocket:
                     await self._handle(frame)
                 except ApiError as exc:
                     await self.send(_api_error(exc))
+                except (WebSocketDisconnect, WebSocketDisconnected, asyncio.CancelledError):
+                    raise
+                except Exception:  # one bad message must not take the connection (or the room) down
+                    log.exception("lesson %s: handling a message of user %s failed", self.lesson_id,
+                                  admission.user_id)
+                    await self.send(_error("INTERNAL", "服务器处理该消息时出错，已记录", "The server failed on this "
+                                           "message; it has been logged"))
         except (WebSocketDisconnect, WebSocketDisconnected):
             pass
         finally:
