@@ -31,6 +31,10 @@ class Settings:
     max_upload_bytes: int = 20 * 1024 * 1024
     profiles_dir: Path | None = None
     bus_prefix: str = "qihang:"  # Redis channel prefix: keeps deployments sharing a Redis apart
+    stun_urls: tuple[str, ...] = ()
+    turn_urls: tuple[str, ...] = ()  # the deployment's own coturn, e.g. turn:turn.example:3478?transport=udp
+    turn_secret: str | None = None  # coturn static-auth-secret (TURN REST credentials)
+    turn_ttl_seconds: int = 6 * 3600
 
     @property
     def uploads_dir(self) -> Path:
@@ -63,7 +67,19 @@ class Settings:
             login_lock_minutes=_int(env, "QIHANG_LOGIN_LOCK_MINUTES", 15),
             profiles_dir=Path(profiles_dir) if profiles_dir else None,
             bus_prefix=env.get("QIHANG_BUS_PREFIX") or "qihang:",
+            stun_urls=_list(env.get("QIHANG_STUN_URLS")),
+            turn_urls=_list(env.get("QIHANG_TURN_URLS")),
+            turn_secret=env.get("QIHANG_TURN_SECRET") or _read(env.get("QIHANG_TURN_SECRET_FILE")),
+            turn_ttl_seconds=_int(env, "QIHANG_TURN_TTL_SECONDS", 6 * 3600),
         )
+
+
+def _list(raw: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+
+
+def _read(path: str | None) -> str | None:
+    return Path(path).read_text().strip() if path else None
 
 
 def _load_secret(env: dict, data_dir: Path) -> bytes:

@@ -4,7 +4,7 @@
 import { $, getToken, goLogin, h, query } from "/static/api.js";
 
 const lessonId = Number(query("lesson"));
-const state = { ws: null, you: null, pub: null, sub: null, local: null, muted: false, hands: new Map() };
+const state = { ws: null, you: null, pub: null, sub: null, local: null, muted: false, hands: new Map(), ice: [] };
 window.qihangRoom = state; // for diagnostics and the browser tests
 const sessionId = (() => {
   let id = sessionStorage.getItem("qihang.session");
@@ -55,7 +55,7 @@ async function speak() {
 
 async function publish(stream) {
   stopPublishing();
-  const pc = new RTCPeerConnection();
+  const pc = new RTCPeerConnection({ iceServers: state.ice });
   state.pub = pc;
   state.local = stream;
   for (const track of stream.getTracks()) pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
@@ -73,7 +73,7 @@ function stopPublishing() {
 
 async function onOffer(sdp) {
   if (!state.sub) {
-    const pc = new RTCPeerConnection();
+    const pc = new RTCPeerConnection({ iceServers: state.ice });
     state.sub = pc;
     pc.ontrack = (ev) => {
       if (ev.track.kind === "video") {
@@ -147,6 +147,7 @@ function connect() {
     const msg = JSON.parse(e.data);
     if (msg.type === "joined") {
       state.you = msg.you;
+      state.ice = msg.ice_servers || [];  // the deployment's own STUN/TURN, time-limited credentials
       document.body.dataset.role = msg.you.room_role;
       status("直播间已连接", "Connected", "live");
       renderOnline(msg.online, msg.count);

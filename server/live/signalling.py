@@ -25,6 +25,7 @@ from server.auth.sessions import session_user
 from server.errors import ApiError, Unauthorized
 from server.live import eventlog
 from server.live.access import Admission, admit
+from server.live.ice import ice_servers
 from server.live.roomhub import Peer, RoomHub
 from server.services import Services
 
@@ -89,7 +90,8 @@ class LessonSocket:
         try:
             joined = await self._append("join", {"room_role": admission.room_role, "conn": self.conn})
             # The newcomer hears "joined" (with itself online) before any room traffic.
-            await self.send({"type": "joined", "you": _who(admission), **await self._state()})
+            await self.send({"type": "joined", "you": _who(admission), **await self._state(),
+                             "ice_servers": ice_servers(self.svc.settings, admission.user_id)})
             held, self._held = self._held, None
             for message in held:
                 await self.send(message)
