@@ -22,14 +22,17 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test browser-deps
 
-# Chromium for the browser tests comes from Debian; without root the tests say why they skip.
+# Chromium (browser tests) and coturn (the TURN relay test) come from Debian; without root the
+# tests that need them say why they skip.
 browser-deps:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v turnserver >/dev/null 2>&1 || missing="$$missing coturn"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing Chromium (Debian package) for the browser tests"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-		|| echo "could not install chromium: browser tests will be skipped"; \
-	else echo "chromium not found and not root: browser tests will be skipped"; fi
+		echo "installing$$missing (Debian packages) for the browser and TURN tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+		|| echo "could not install$$missing: the tests that need them will be skipped"; \
+	else echo "$$missing not found and not root: the tests that need them will be skipped"; fi
 
 migrate: install
 	$(VENV)/bin/qihang migrate
