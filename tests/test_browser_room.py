@@ -49,8 +49,9 @@ def lesson(tmp_path_factory):
     while not server.started:
         time.sleep(0.05)
     yield {"base": f"http://127.0.0.1:{port}", "lesson_id": detail["lesson_id"],
-           "lecturer": w.login(detail["lecturer_username"]), "students": [w.login(w.mobiles[s["id"]]) for s in detail["roster"][:3]],
-           "student_names": [s["real_name"] for s in detail["roster"][:3]]}
+           "lecturer": w.login(detail["lecturer_username"]), "students": [w.login(w.mobiles[s["id"]]) for s in detail["roster"][:4]],
+           "student_names": [s["real_name"] for s in detail["roster"][:3]],
+           "student_ids": [s["id"] for s in detail["roster"][:4]], "svc": svc}
     server.should_exit = True
     thread.join(10)
 
@@ -87,7 +88,7 @@ def test_live1_lecturer_goes_live_and_three_phone_students_watch_chat_and_raise_
             lec.wait_for_selector("#room-status[data-state=live]")
             lec.click("#go-live")
             students = []
-            for token in lesson["students"]:
+            for token in lesson["students"][:3]:
                 _, page = _open(browser, lesson["base"], token, lesson["lesson_id"], requests,
                                 viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
                 students.append(page)
@@ -134,3 +135,35 @@ def test_live1_lecturer_goes_live_and_three_phone_students_watch_chat_and_raise_
             browser.close()
     outside = {urlsplit(u).hostname for u in requests if urlsplit(u).scheme in ("http", "https", "ws", "wss")}
     assert outside <= {"127.0.0.1"}, outside
+
+
+def test_a_dropped_student_gets_media_again_within_3_seconds_as_one_person(lesson):
+    from playwright.sync_api import sync_playwright
+
+    from server.live import eventlog
+
+    requests: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=MEDIA_ARGS)
+        try:
+            _, lec = _open(browser, lesson["base"], lesson["lecturer"], lesson["lesson_id"], requests)
+            lec.wait_for_selector("#room-status[data-state=live]")
+            lec.click("#go-live")
+            _, stu = _open(browser, lesson["base"], lesson["students"][3], lesson["lesson_id"], requests,
+                           viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and stu.evaluate(STATS)["video"] < 10:
+                time.sleep(0.2)
+            assert stu.evaluate(STATS)["video"] >= 10
+            stu.evaluate("window.qihangRoom.ws.close()")  # the network drops
+            dropped = time.monotonic()
+            while time.monotonic() - dropped < 10 and stu.evaluate(STATS)["video"] < 5:
+                time.sleep(0.1)
+            back_after = time.monotonic() - dropped
+            assert stu.evaluate(STATS)["video"] >= 5 and back_after < 3.0, back_after
+        finally:
+            browser.close()
+    with lesson["svc"].db.session() as s:
+        found = eventlog.presence(eventlog.events(s, lesson["lesson_id"], kinds=eventlog.PRESENCE_KINDS, limit=None))
+    me = found[lesson["student_ids"][3]]  # a student the other test did not use
+    assert me.reconnects >= 1 and len(me.intervals) == 1  # one reconnect, not a new person

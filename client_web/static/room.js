@@ -4,7 +4,7 @@
 import { $, getToken, goLogin, h, query } from "/static/api.js";
 
 const lessonId = Number(query("lesson"));
-const state = { ws: null, you: null, pub: null, sub: null, local: null, muted: false, hands: new Map(), ice: [] };
+const state = { ws: null, you: null, pub: null, sub: null, local: null, muted: false, hands: new Map(), ice: [], retry: 300 };
 window.qihangRoom = state; // for diagnostics and the browser tests
 const sessionId = (() => {
   let id = sessionStorage.getItem("qihang.session");
@@ -147,7 +147,8 @@ function connect() {
     const msg = JSON.parse(e.data);
     if (msg.type === "joined") {
       state.you = msg.you;
-      state.ice = msg.ice_servers || [];  // the deployment's own STUN/TURN, time-limited credentials
+      state.ice = msg.ice_servers || [];
+      state.retry = 300;  // the deployment's own STUN/TURN, time-limited credentials
       document.body.dataset.role = msg.you.room_role;
       status("直播间已连接", "Connected", "live");
       renderOnline(msg.online, msg.count);
@@ -164,7 +165,9 @@ function connect() {
     if (e.code === 4403 || e.code === 4409) { status("无法进入直播间", "Cannot enter the room", "closed"); return; }
     status("连接已断开，正在重连…", "Disconnected, reconnecting…", "connecting");
     if (state.sub) { state.sub.close(); state.sub = null; }
-    setTimeout(connect, 1500);
+    // Back quickly after a network blip (media again within ~1 s), then back off.
+    setTimeout(connect, state.retry);
+    state.retry = Math.min(state.retry * 2, 5000);
   };
 }
 
