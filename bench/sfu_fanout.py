@@ -302,7 +302,6 @@ async def _client(conn, mode: str, n: int, window: float, setup_timeout: float) 
     await pub.setLocalDescription(await pub.createOffer())
     ch.send("publish", pub.localDescription.sdp)
 
-    pending_answers: dict = {}
 
     async def handle_offer(i: int, sdp: str) -> None:
         pc = RTCPeerConnection(_config())
