@@ -47,6 +47,24 @@ async def _negotiate(offerer: RTCPeerConnection, answerer: RTCPeerConnection) ->
     await offerer.setRemoteDescription(answerer.localDescription)
 
 
+async def subscribe_viewer(producer: Producer, pcs: list) -> object:
+    """An SFU downstream connection with one consumer of ``producer`` and an aiortc viewer on the
+    other end; returns the viewer's track once the consumer has asked for a keyframe."""
+    sfu_out, viewer = RTCPeerConnection(), RTCPeerConnection()
+    pcs.extend([sfu_out, viewer])
+    t_out = sfu_out.addTransceiver(ForwardedTrack("video"), direction="sendonly")
+    _vp8_only(t_out)
+    tracks: asyncio.Queue = asyncio.Queue()
+    viewer.on("track", lambda track: tracks.put_nowait(track))
+    await _negotiate(sfu_out, viewer)
+    consumer = Consumer(producer, t_out.sender, payload_type=t_out._codecs[0].payloadType)
+    track = await asyncio.wait_for(tracks.get(), 10)
+    while sfu_out.connectionState != "connected":
+        await asyncio.sleep(0.05)
+    await consumer.start()
+    return track
+
+
 async def _forward(subscribers: int, frames_wanted: int) -> list[int]:
     publisher, sfu_in = RTCPeerConnection(), RTCPeerConnection()
     pcs = [publisher, sfu_in]
@@ -64,18 +82,7 @@ async def _forward(subscribers: int, frames_wanted: int) -> list[int]:
         sizes: set[tuple[int, int]] = set()
 
         async def subscribe(i: int) -> None:
-            sfu_out, viewer = RTCPeerConnection(), RTCPeerConnection()
-            pcs.extend([sfu_out, viewer])
-            t_out = sfu_out.addTransceiver(ForwardedTrack("video"), direction="sendonly")
-            _vp8_only(t_out)
-            tracks: asyncio.Queue = asyncio.Queue()
-            viewer.on("track", lambda track: tracks.put_nowait(track))
-            await _negotiate(sfu_out, viewer)
-            consumer = Consumer(producer, t_out.sender, payload_type=t_out._codecs[0].payloadType)
-            track = await asyncio.wait_for(tracks.get(), 10)
-            while sfu_out.connectionState != "connected":
-                await asyncio.sleep(0.05)
-            await consumer.start()
+            track = await subscribe_viewer(producer, pcs)
             while counts[i] < frames_wanted:
                 frame = await asyncio.wait_for(track.recv(), 10)
                 sizes.add((frame.width, frame.height))
