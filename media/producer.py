@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from aiortc.codecs import is_rtx
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
-from aiortc.rtp import RtpPacket, unwrap_rtx
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
 
 from media.keyframe import KeyframeRequestLimiter, is_keyframe
 from media.packetcache import PacketCache
+from media.rtprewriter import make_template
 
 if TYPE_CHECKING:
     from media.consumer import Consumer
@@ -24,14 +25,23 @@ log = logging.getLogger("qihang.media")
 
 
 class Producer:
-    def __init__(self, receiver: RTCRtpReceiver, *, kind: str, mime: str, clock_rate: int, name: str = ""):
+    def __init__(self, receiver: RTCRtpReceiver, *, kind: str, mime: str, clock_rate: int, name: str = "",
+                 source: str = "", max_bitrate: int | None = None):
         self.receiver = receiver
         self.kind, self.mime, self.clock_rate, self.name = kind, mime.lower(), clock_rate, name
+        self.source = source
         self.consumers: set[Consumer] = set()
         self.cache = PacketCache()
         self.limiter = KeyframeRequestLimiter()
         self.ssrc: int | None = None
         self.packets = 0
+        self.octets = 0
+        self.last_packet_at: float | None = None
+        # A ceiling the SFU asks the publisher's encoder to respect (REMB, once a second): a
+        # student's attendance camera needs no more than ~150 kbps, whatever the phone would send.
+        self.max_bitrate = max_bitrate
+        self._remb_at = 0.0
+        self._rate, self._rate_at, self._rate_octets = 0.0, time.monotonic(), 0
         self._tap()
 
     def _tap(self) -> None:
@@ -64,21 +74,43 @@ class Producer:
 
     async def on_packet(self, packet: RtpPacket) -> None:
         self.packets += 1
+        self.octets += len(packet.payload)
         # Any audio packet is a valid place to start; video must start at a keyframe.
         keyframe = is_keyframe(self.mime, packet.payload) if self.kind == "video" else True
-        now = time.monotonic()
+        now = self.last_packet_at = time.monotonic()
         if keyframe and self.kind == "video":
             self.limiter.on_keyframe(now)
         elif self.limiter.due(now):
             await self._send_pli()
+        if self.max_bitrate and now - self._remb_at >= 1.0:
+            self._remb_at = now
+            await self._send_remb(self.max_bitrate)
         self.cache.put(packet.sequence_number, packet)
+        if not self.consumers:
+            return
+        template = make_template(packet.payload)  # once per packet; each consumer patches a copy
         for consumer in tuple(self.consumers):
-            await consumer.send(packet, keyframe)
+            await consumer.send(packet, keyframe, self, template)
+
+    def bitrate(self, now: float | None = None) -> float:
+        """Payload bits per second over the last second or so (what a layer costs a subscriber)."""
+        now = time.monotonic() if now is None else now
+        if now - self._rate_at >= 1.0:
+            self._rate = (self.octets - self._rate_octets) * 8 / (now - self._rate_at)
+            self._rate_at, self._rate_octets = now, self.octets
+        return self._rate
 
     async def request_keyframe(self) -> None:
         """Any consumer may ask; the limiter lets at most one request a second reach the publisher."""
         if self.kind == "video" and self.limiter.request(time.monotonic()):
             await self._send_pli()
+
+    async def _send_remb(self, bitrate: int) -> None:
+        rtcp_ssrc = self.receiver._RTCRtpReceiver__rtcp_ssrc  # noqa: SLF001
+        if self.ssrc is None or rtcp_ssrc is None:
+            return
+        await self.receiver._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0,
+                                                      fci=pack_remb_fci(bitrate, [self.ssrc])))
 
     async def _send_pli(self) -> None:
         if self.ssrc is not None:

@@ -94,4 +94,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         ApiError: on_api_error, IdentityError: on_identity_error, HTTPException: on_http, Exception: on_crash})
     app.state.services = svc
+    app.state.live = live  # bus and room hub, once started (diagnostics and tests)
     return app

@@ -170,7 +170,12 @@ def test_live1_students_publish_only_their_microphone_and_only_with_the_floor(ro
         assert until(stu, lambda m: m["type"] == "error")["error"]["code"] == "NO_FLOOR"
         lec.send_json({"type": "floor_grant", "user_id": s1})
         until(stu, lambda m: m["type"] == "event" and m["event"]["kind"] == "floor_grant")
-        stu.send_json({"type": "publish", "sdp": audio_offer + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"})
+        stu.send_json({"type": "publish", "slot": "mic", "sdp": audio_offer + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n"})
         assert until(stu, lambda m: m["type"] == "error")["error"]["code"] == "STUDENT_AUDIO_ONLY"
+        # the attendance camera slot takes one video track, nothing else (LIVE-1)
+        stu.send_json({"type": "publish", "slot": "camera", "sdp": audio_offer})
+        assert until(stu, lambda m: m["type"] == "error")["error"]["code"] == "SOURCE_NOT_ALLOWED"
+        stu.send_json({"type": "publish", "slot": "screen", "sdp": "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"})
+        assert until(stu, lambda m: m["type"] == "error")["error"]["code"] == "SLOT_INVALID"
         stu.send_json({"type": "sdp_answer", "sdp": "v=0\r\n"})  # nothing was offered yet
         assert until(stu, lambda m: m["type"] == "error")["error"]["code"] in ("NO_OFFER", "SDP_REFUSED")

@@ -37,7 +37,7 @@ KINDS: tuple[str, ...] = (
     "publish", "unpublish",
     "chat", "question", "answer",
     "hand_raise", "hand_lower", "floor_grant", "floor_revoke",
-    "layer_switch", "network_quality", "page_visibility",
+    "layer_switch", "network_quality", "media_lost", "page_visibility",
     "lesson_start", "lesson_end",
 )
 PRESENCE_KINDS: tuple[str, ...] = ("join", "leave", "reconnect", "lesson_end")

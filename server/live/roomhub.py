@@ -55,13 +55,19 @@ class RoomHub:
         self._tasks: dict[int, asyncio.Task] = {}
         self._ready: dict[int, asyncio.Event] = {}
         self._media: dict[int, object] = {}
+        self.media_sinks: dict[str, Callable] = {}  # subscriber key -> its socket's media event handler
 
     def media(self, lesson_id: int):
         """This node's media room of a lesson (the SFU side), made on first use."""
         from media.room import MediaRoom
         if lesson_id not in self._media:
-            self._media[lesson_id] = MediaRoom()
+            self._media[lesson_id] = MediaRoom(on_event=self._media_event)
         return self._media[lesson_id]
+
+    def _media_event(self, key: str, kind: str, payload: dict):
+        """An SFU event about a connection; publisher keys are ``<subscriber key>/<slot>``."""
+        sink = self.media_sinks.get(key.split("/", 1)[0])
+        return sink(key, kind, payload) if sink is not None else None
 
     async def add(self, peer: Peer) -> None:
         lesson_id = peer.admission.lesson_id

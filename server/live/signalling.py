@@ -23,7 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 from models import StudentProfile, User
 from server.auth.sessions import session_user
 from server.errors import ApiError, Unauthorized
-from server.live import eventlog
+from server.live import eventlog, negotiation
 from server.live.access import Admission, admit
 from server.live.ice import ice_servers
 from server.live.roomhub import Peer, RoomHub
@@ -33,7 +33,8 @@ log = logging.getLogger("qihang.live")
 JOIN_TIMEOUT = 10.0
 MAX_FRAME = 16 * 1024
 MAX_TEXT = 500
-RATE = (10, 10.0)  # at most 10 messages per 10 s per connection
+RATE = (10, 10.0)  # at most 10 room messages (chat, hands…) per 10 s per connection
+MEDIA_RATE = (60, 10.0)  # negotiation (offers, trickled candidates, watch lists) has its own budget
 
 
 def _error(code: str, zh: str, en: str, field: str | None = None, rule: str | None = None) -> dict:
@@ -53,6 +54,9 @@ class LessonSocket:
         self.peer: Peer | None = None
         self._held: list[dict] | None = []  # room traffic that arrives before "joined" is sent
         self._tasks: set[asyncio.Task] = set()
+        self.watch: set[int] = set()  # student cameras this (staff) peer chose to receive
+        self.slots: set[str] = set()  # published slots (peer connections up to the SFU)
+        self.media_recent: list[float] = []  # negotiation message times, for its rate limit
 
     async def send(self, message: dict) -> None:
         await self.ws.send_text(json.dumps(message, ensure_ascii=False, default=str))
@@ -61,8 +65,9 @@ class LessonSocket:
         """Room traffic from the hub; held back until the client has its "joined" snapshot."""
         event = message.get("event") or {}
         if (event.get("kind") == "floor_revoke" and self.peer is not None
-                and event.get("payload", {}).get("user_id") == self.peer.admission.user_id):
-            await self.media.unpublish(self.media_key)  # the floor is taken back: stop forwarding the mic
+                and event.get("payload", {}).get("user_id") == self.peer.admission.user_id and "mic" in self.slots):
+            self.slots.discard("mic")  # the floor is taken back: stop forwarding the microphone
+            await self.media.unpublish(negotiation.publisher_key(self, "mic"))
         if self._held is not None:
             self._held.append(message)
         else:
@@ -95,11 +100,10 @@ class LessonSocket:
             held, self._held = self._held, None
             for message in held:
                 await self.send(message)
-            # Everyone receives what others publish (the lecturer's camera and microphone, a student's
-            # microphone while they have the floor). In the background: the answer to the SFU's
-            # offer arrives through this very message loop.
-            self._tasks.add(asyncio.ensure_future(
-                self.media.subscribe(self.media_key, self._send_offer, user_id=admission.user_id)))
+            # What this peer may receive (see visibility.py), in the background: the answer to the
+            # SFU's offer arrives through this very message loop.
+            self.hub.media_sinks[self.media_key] = self._media_event
+            self._tasks.add(asyncio.ensure_future(negotiation.subscribe(self)))
             await self._publish(joined)
             await self._broadcast_presence()
             while True:
@@ -120,8 +124,10 @@ class LessonSocket:
         finally:
             for task in self._tasks:
                 task.cancel()
+            self.hub.media_sinks.pop(self.media_key, None)
             await self.media.unsubscribe(self.media_key)
-            await self.media.unpublish(self.media_key)
+            for slot in list(self.slots):
+                await self.media.unpublish(negotiation.publisher_key(self, slot))
             await self.hub.remove(self.peer)
             try:
                 await self._record("leave", {"conn": self.conn})
@@ -139,8 +145,17 @@ class LessonSocket:
     def media_key(self) -> str:
         return f"{self.peer.admission.user_id}:{self.conn}"
 
-    async def _send_offer(self, sdp: str) -> None:
-        await self.send({"type": "offer", "sdp": sdp})
+    async def send_offer(self, sdp: str) -> None:
+        await self.send({"type": "offer", "sdp": sdp, "tracks": self.media.tracks(self.media_key)})
+
+    async def send_tracks(self, tracks: dict) -> None:
+        await self.send({"type": "tracks", "tracks": tracks})
+
+    async def _media_event(self, key: str, kind: str, payload: dict) -> None:
+        try:
+            await negotiation.on_media_event(self, key, kind, payload)
+        except Exception:  # the socket may be closing; the media path must not care
+            log.warning("media event %s for %s not delivered", kind, key, exc_info=True)
 
     # -- framing and admission
 
@@ -243,11 +258,18 @@ class LessonSocket:
         if handler is None:
             raise ApiError("UNKNOWN_MESSAGE", f"未知的消息类型：{kind}", f"Unknown message type: {kind}", field="type",
                            status=400)
-        now = time.monotonic()
-        recent = [t for t in self.peer.recent if now - t < RATE[1]]
-        if kind != "ping" and len(recent) >= RATE[0]:
-            raise ApiError("RATE_LIMITED", "发送过于频繁，请稍后再试", "Too many messages; slow down", status=429)
-        self.peer.recent = recent + ([now] if kind != "ping" else [])
+        if kind != "ping":
+            media = kind in negotiation.HANDLERS
+            limit, window = MEDIA_RATE if media else RATE
+            now = time.monotonic()
+            recent = [t for t in (self.media_recent if media else self.peer.recent) if now - t < window]
+            if len(recent) >= limit:
+                raise ApiError("RATE_LIMITED", "发送过于频繁，请稍后再试", "Too many messages; slow down", status=429)
+            recent.append(now)
+            if media:
+                self.media_recent = recent
+            else:
+                self.peer.recent = recent
         await handler(self, msg)
 
     def _has_floor(self) -> bool:
@@ -337,66 +359,8 @@ async def on_visibility(sock: LessonSocket, msg: dict) -> None:
     await sock._record("page_visibility", {"visible": visible}, audience="staff")
 
 
-def _sdp(msg: dict) -> str:
-    sdp = msg.get("sdp")
-    if not isinstance(sdp, str) or not sdp.startswith("v=0") or len(sdp) > 64 * 1024:
-        raise ApiError("SDP_INVALID", "SDP 格式错误", "sdp must be a session description (v=0 …, ≤ 64 KB)", field="sdp",
-                       status=422)
-    return sdp
-
-
-async def on_publish(sock: LessonSocket, msg: dict) -> None:
-    """The lecturer's camera and microphone (LIVE-1), or a student's microphone while they hold the
-    floor: offer in, answer out; tracks become producers."""
-    sock._require("lecturer", "student")
-    sdp = _sdp(msg)
-    if "\nm=audio" not in sdp and "\nm=video" not in sdp:
-        raise ApiError("SDP_NO_MEDIA", "发布的 SDP 不含音视频", "The offer has no audio or video section", field="sdp",
-                       status=422)
-    if sock.peer.admission.room_role == "student":
-        if "\nm=video" in sdp:
-            raise ApiError("STUDENT_AUDIO_ONLY", "学员只能在获准发言时发布麦克风", "Students publish their microphone only",
-                           field="sdp", status=403, rule="LIVE-1")
-        if not await run_in_threadpool(sock._has_floor):
-            raise ApiError("NO_FLOOR", "讲师尚未请你发言", "The lecturer has not given you the floor", status=403,
-                           rule="LIVE-1")
-    try:
-        answer = await sock.media.publish(sock.media_key, sdp, user_id=sock.peer.admission.user_id)
-    except ApiError:
-        raise
-    except Exception as exc:  # aiortc refuses malformed or unsupported SDP
-        raise ApiError("SDP_REFUSED", "无法接受该 SDP", f"The SFU could not accept this offer: {exc}", field="sdp",
-                       status=422)
-    await sock.send({"type": "answer", "sdp": answer})
-    await sock._record("publish", {"tracks": len(sock.media.publishers[sock.media_key].producers)})
-
-
-async def on_answer_sdp(sock: LessonSocket, msg: dict) -> None:
-    """A subscriber's answer to the SFU's offer."""
-    try:
-        await sock.media.answer(sock.media_key, _sdp(msg))
-    except ApiError:
-        raise
-    except KeyError:
-        raise ApiError("NO_OFFER", "没有待应答的 SDP offer", "There is no offer from the server to answer", field="sdp",
-                       status=409)
-    except Exception as exc:
-        raise ApiError("SDP_REFUSED", "无法接受该 SDP", f"The SFU could not accept this answer: {exc}", field="sdp",
-                       status=422)
-
-
-async def on_audio_only(sock: LessonSocket, msg: dict) -> None:
-    """A student on a weak network (or by choice) receives audio only; video resumes at a keyframe."""
-    on = msg.get("on")
-    if not isinstance(on, bool):
-        raise ApiError("ON_REQUIRED", "on 须为布尔值", "on must be true or false", field="on", status=422)
-    await sock.media.set_video(sock.media_key, not on)
-    await sock.send({"type": "audio_only", "on": on})
-
-
 HANDLERS = {
-    "audio_only": on_audio_only,
-    "publish": on_publish, "sdp_answer": on_answer_sdp,
+    **negotiation.HANDLERS,
     "ping": on_ping, "chat": on_chat, "question": on_question, "answer": on_answer,
     "hand_raise": on_hand, "hand_lower": on_hand, "floor_grant": on_floor, "floor_revoke": on_floor,
     "page_visibility": on_visibility,
