@@ -80,7 +80,8 @@ class Producer:
         now = self.last_packet_at = time.monotonic()
         if keyframe and self.kind == "video":
             self.limiter.on_keyframe(now)
-        elif self.limiter.due(now):
+            self._pli_pending = False
+        elif self.limiter.due(now) or self._pli_pending:
             await self._send_pli()
         if self.max_bitrate and now - self._remb_at >= 1.0:
             self._remb_at = now
@@ -112,7 +113,10 @@ class Producer:
         await self.receiver._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=rtcp_ssrc, media_ssrc=0,
                                                       fci=pack_remb_fci(bitrate, [self.ssrc])))
 
+    _pli_pending = False  # asked for before the first packet told us the publisher's SSRC
+
     async def _send_pli(self) -> None:
+        self._pli_pending = self.ssrc is None
         if self.ssrc is not None:
             try:
                 await self.receiver._send_rtcp_pli(self.ssrc)

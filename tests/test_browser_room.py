@@ -68,13 +68,36 @@ def _open(browser, base: str, token: str, lesson_id: int, requests: list, **opts
 STATS = """async () => {
   const pc = window.qihangRoom.sub;
   if (!pc) return {video: 0, audio: 0};
-  const out = {video: 0, audio: 0};
+  const out = {video: 0, audio: 0, width: 0, videos: 0};
   (await pc.getStats()).forEach((s) => {
-    if (s.type === 'inbound-rtp' && s.kind === 'video') out.video = s.framesDecoded || 0;
-    if (s.type === 'inbound-rtp' && s.kind === 'audio') out.audio = s.packetsReceived || 0;
+    if (s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded) {
+      out.videos += 1;
+      if (!out.video) { out.video = s.framesDecoded; out.width = s.frameWidth || 0; }
+    }
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') out.audio = Math.max(out.audio, s.packetsReceived || 0);
   });
   return out;
 }"""
+
+# What the lecturer's browser sends: one outbound video stream per camera layer (LIVE-3).
+OUTBOUND = """async () => {
+  const pc = window.qihangRoom.pubs.main;
+  const out = [];
+  if (pc) (await pc.getStats()).forEach((s) => {
+    if (s.type === 'outbound-rtp' && s.kind === 'video') out.push({width: s.frameWidth || 0, frames: s.framesEncoded || 0});
+  });
+  return out.sort((a, b) => b.width - a.width);
+}"""
+
+
+def _wait(page, script, check, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    value = page.evaluate(script)
+    while time.monotonic() < deadline and not check(value):
+        time.sleep(0.3)
+        value = page.evaluate(script)
+    assert check(value), value
+    return value
 
 
 def test_live1_lecturer_goes_live_and_three_phone_students_watch_chat_and_raise_hands(lesson):
@@ -103,6 +126,22 @@ def test_live1_lecturer_goes_live_and_three_phone_students_watch_chat_and_raise_
                 time.sleep(0.5)
             assert all(s["video"] > 10 and s["audio"] > 10 for s in stats), stats
             lec.wait_for_selector("#online-count[data-count='3']")
+            # two camera layers leave the lecturer's browser; a student who asks for "smooth" gets the
+            # low one on the same track, the others keep the high one (LIVE-3)
+            layers = _wait(lec, OUTBOUND, lambda v: len(v) == 2 and all(x["frames"] > 10 for x in v))
+            assert layers[0]["width"] >= 2 * layers[1]["width"] - 2, layers
+            students[1].click("#quality button[value=low]")
+            _wait(students[1], STATS, lambda v: 0 < v["width"] <= layers[1]["width"])
+            assert students[0].evaluate(STATS)["width"] == layers[0]["width"]
+            students[1].click("#quality button[value=auto]")
+            _wait(students[1], STATS, lambda v: v["width"] == layers[0]["width"])
+            # each student's attendance camera is on; the lecturer sees it in the roster and can watch it,
+            # the other students never receive it
+            lec.wait_for_selector("#roster-body tr[data-online=true][data-camera=true] >> nth=2")
+            assert all(page.evaluate(STATS)["videos"] == 1 for page in students)
+            lec.check(f"#roster-body tr[data-user='{lesson['student_ids'][0]}'] [data-testid=watch]")
+            lec.wait_for_function("() => [...document.querySelectorAll('#watch-grid video')].some(v => v.videoWidth > 0)")
+            assert 0 < lec.evaluate("document.querySelector('#watch-grid video').videoWidth") <= 320
             # a student switches to audio only: their video stops, the others' does not (LIVE-3)
             students[2].click("#audio-only")
             students[2].wait_for_selector("#audio-only[aria-pressed=true]")
@@ -131,6 +170,10 @@ def test_live1_lecturer_goes_live_and_three_phone_students_watch_chat_and_raise_
                 heard = lec.evaluate(STATS)
                 time.sleep(0.5)
             assert heard["audio"] > 10, heard
+            # the lecturer takes the floor back from the roster
+            lec.click(f"#roster-body tr[data-user='{lesson['student_ids'][1]}'] [data-testid=revoke]")
+            students[1].wait_for_selector("#chat-list li[data-kind=floor-end]")
+            assert students[1].evaluate("Object.keys(window.qihangRoom.pubs)") == ["camera"]
         finally:
             browser.close()
     outside = {urlsplit(u).hostname for u in requests if urlsplit(u).scheme in ("http", "https", "ws", "wss")}

@@ -179,3 +179,18 @@ def test_live1_students_publish_only_their_microphone_and_only_with_the_floor(ro
         assert until(stu, lambda m: m["type"] == "error")["error"]["code"] == "SLOT_INVALID"
         stu.send_json({"type": "sdp_answer", "sdp": "v=0\r\n"})  # nothing was offered yet
         assert until(stu, lambda m: m["type"] == "error")["error"]["code"] in ("NO_OFFER", "SDP_REFUSED")
+
+
+def test_live1_staff_console_gets_the_roster_and_floor_students_do_not(room, client):
+    s1, s2 = room.students[:2]
+    url = f"/ws/lessons/{room.lesson_id}"
+    with client.websocket_connect(url) as lec:
+        joined = join(lec, room.tokens["lecturer"])
+        assert [r["user_id"] for r in joined["roster"]] == room.students  # everyone, online or not
+        assert all(r["display_name"] for r in joined["roster"]) and joined["floor"] == [] and joined["cameras"] == []
+        lec.send_json({"type": "floor_grant", "user_id": s2})
+        until(lec, lambda m: m["type"] == "event" and m["event"]["kind"] == "floor_grant")
+    with client.websocket_connect(url) as lec, client.websocket_connect(url) as stu:
+        assert join(lec, room.tokens["lecturer"], "tab-2")["floor"] == [s2]  # from the log, after a reconnect
+        joined = join(stu, room.tokens[f"s{s1}"])
+        assert "roster" not in joined and "floor" not in joined  # students see no roster (PLAT-3)

@@ -94,9 +94,9 @@ class Peer:
                              "candidate": {"candidate": c, "sdpMid": "0", "sdpMLineIndex": 0}})
         await self.send({"type": "candidate", "target": "subscribe", "candidate": None})
 
-    async def wait(self, predicate, timeout: float = 15.0) -> dict:
+    async def wait(self, predicate, timeout: float = 15.0, since: int = 0) -> dict:
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = since
         while time.monotonic() < deadline:
             for msg in self.messages[seen:]:
                 if msg["type"] == "error" and not predicate(msg):
@@ -114,8 +114,9 @@ class Peer:
             _vp8_only(pc.addTransceiver(track, direction="sendonly"))
         await pc.setLocalDescription(await pc.createOffer())
         mids = {t.mid: src for t, src in zip(pc.getTransceivers(), sources)}
+        since = len(self.messages)
         await self.send({"type": "publish", "slot": slot, "sdp": pc.localDescription.sdp, "tracks": mids})
-        answer = await self.wait(lambda m: m["type"] == "answer" and m.get("slot") == slot)
+        answer = await self.wait(lambda m: m["type"] == "answer" and m.get("slot") == slot, since=since)
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         return pc
 
@@ -297,5 +298,32 @@ def test_malformed_media_messages_get_clear_errors(live):
                 assert err["error"]["message_zh"] and err["error"]["message_en"]
             await lec.send({"type": "ping", "t": 1})
             await lec.wait(lambda m: m["type"] == "pong")
+
+    asyncio.run(scenario())
+
+
+def test_screen_share_renegotiates_once_and_reuses_the_sender_when_shared_again(live):
+    async def scenario():
+        pcs: list = []
+        lec_token, (s1, _s2) = _tokens(live)
+        try:
+            async with Peer(live.ws_url, lec_token, "lec", pcs) as lec, Peer(live.ws_url, s1, "s1", pcs) as stu:
+                lec_id = lec.messages[0]["you"]["user_id"]
+                await lec.publish("main", [MovingPattern()], ["camera"])
+                await stu.track_of(lec_id, "camera")
+                await lec.publish("screen", [SmallPattern()], ["screen"])
+                screen = await stu.track_of(lec_id, "screen")
+                assert set(await _sizes(screen, 3)) == {(160, 120)}
+                assert stu.offers == 2  # the share added one track: one renegotiation
+                await lec.send({"type": "unpublish", "slot": "screen"})
+                await stu.wait(lambda m: m["type"] == "tracks" and all(t["source"] != "screen" for t in m["tracks"].values()))
+                await lec.publish("screen", [SmallPattern()], ["screen"])  # shared again: the idle sender is reused
+                again = await stu.track_of(lec_id, "screen")
+                assert again is screen and set(await _sizes(again, 3)) == {(160, 120)}
+                assert stu.offers == 2 and len(stu.sub.getTransceivers()) == 2
+                camera = await stu.track_of(lec_id, "camera")
+                assert set(await _sizes(camera, 3)) == {(320, 240)}  # the camera never stopped
+        finally:
+            await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
 
     asyncio.run(scenario())

@@ -229,9 +229,32 @@ class LessonSocket:
         online = await run_in_threadpool(self._online)
         staff = self.peer.staff
         hands = [p.admission.user_id for p in self.hub.local(self.lesson_id) if p.hand_raised]
-        return {"online": online["staff" if staff else "students"],
-                "count": len([o for o in online["students"] if o["room_role"] == "student"]),
-                "hands": hands, "lesson_id": self.lesson_id}
+        state = {"online": online["staff" if staff else "students"],
+                 "count": len([o for o in online["students"] if o["room_role"] == "student"]),
+                 "hands": hands, "lesson_id": self.lesson_id}
+        if staff:  # the console: the whole roster, who holds the floor, whose camera is on
+            state.update(await run_in_threadpool(self._console))
+            state["cameras"] = sorted({p.user_id for p in self.media.publications
+                                       if p.role == "student" and p.source == "camera"})
+        return state
+
+    def _console(self) -> dict:
+        from models import Enrolment
+        a = self.peer.admission
+        with self.svc.db.session() as s:
+            rows = (s.query(Enrolment.student_user_id, StudentProfile.real_name, Enrolment.assistant_user_id)
+                    .join(StudentProfile, StudentProfile.user_id == Enrolment.student_user_id)
+                    .filter(Enrolment.class_id == a.class_id, Enrolment.status == "enrolled")
+                    .order_by(Enrolment.id).all())
+            floor: dict[int, bool] = {}
+            for ev in eventlog.events(s, self.lesson_id, kinds=("floor_grant", "floor_revoke"), limit=None):
+                uid = (ev.payload or {}).get("user_id")
+                if isinstance(uid, int):
+                    floor[uid] = ev.kind == "floor_grant"
+        roster = [{"user_id": uid, "display_name": name, "assistant_id": asst} for uid, name, asst in rows]
+        if a.room_role == "assistant":  # an assistant's console lists their own group first
+            roster.sort(key=lambda r: r["assistant_id"] != a.user_id)
+        return {"roster": roster, "floor": sorted(uid for uid, on in floor.items() if on)}
 
     def _online(self) -> dict[str, list[dict]]:
         """Online lists from the event log (one truth for every node); hidden spectators only for staff."""

@@ -1,0 +1,64 @@
+// 启航 Qihang — the staff console of the live room: the class roster with who is online, whose
+// attendance camera is on, how their network is, raised hands with grant/revoke of the floor
+// (lecturer), and which student cameras to watch (lecturer, assistants, hidden supervisors).
+import { $, h } from "/static/api.js";
+
+const QUALITY = { good: ["良好", "good"], fair: ["一般", "fair"], poor: ["较差", "poor"], unknown: ["—", "—"] };
+const MAX_WATCH = 30;
+
+export function setupConsole(state, send) {
+  $("#roster-filter").addEventListener("input", () => renderConsole(state, send));
+}
+
+function floorButton(state, send, id) {
+  if (state.you?.room_role !== "lecturer") return null;
+  return state.floor.has(id)
+    ? h("button", { class: "button small", "data-testid": "revoke", onclick: () => send({ type: "floor_revoke", user_id: id }) },
+      "结束发言", h("small", { class: "en" }, "Revoke"))
+    : h("button", { class: "button small", "data-testid": "grant", onclick: () => send({ type: "floor_grant", user_id: id }) },
+      "请发言", h("small", { class: "en" }, "Give floor"));
+}
+
+function watchBox(state, send, id) {
+  const box = h("input", { type: "checkbox", "data-testid": "watch", title: "查看画面 Watch camera" });
+  box.checked = state.watching.has(id);
+  box.addEventListener("change", () => {
+    const next = new Set(state.watching);
+    if (box.checked) next.add(id); else next.delete(id);
+    if (next.size > MAX_WATCH) { box.checked = false; return; }
+    state.watching = next;
+    send({ type: "watch", user_ids: [...next] });
+  });
+  return h("label", { class: "watch" }, box, "看");
+}
+
+export function renderConsole(state, send) {
+  const role = state.you?.room_role;
+  renderHands(state, send);
+  if (!["lecturer", "assistant", "spectator"].includes(role)) return;
+  const online = new Set(state.online.map((o) => o.user_id));
+  const filter = $("#roster-filter").value.trim();
+  const rows = state.roster.filter((r) => !filter || r.display_name.includes(filter));
+  $("#roster-summary").replaceChildren(
+    `在线 ${state.roster.filter((r) => online.has(r.user_id)).length} / ${state.roster.length} 人 · 摄像头 ${state.cameras.size}`,
+    h("small", { class: "en" }, ` online / roster · cameras on`));
+  $("#roster-body").replaceChildren(...rows.map((r) => {
+    const id = r.user_id;
+    const q = state.quality.get(id) || "unknown";
+    return h("tr", { "data-user": id, "data-online": String(online.has(id)), "data-camera": String(state.cameras.has(id)) },
+      h("td", {}, r.display_name, role === "assistant" && r.assistant_id === state.you.user_id ? h("small", {}, "（本组）") : ""),
+      h("td", { class: "dot" }, online.has(id) ? "● 在线" : "○ 离线"),
+      h("td", {}, state.cameras.has(id) ? "📷" : "—"),
+      h("td", { "data-quality": q }, QUALITY[q][0]),
+      h("td", {}, state.hands.has(id) ? "✋" : "", state.floor.has(id) ? "🎤" : ""),
+      h("td", { class: "actions" }, floorButton(state, send, id) || "", watchBox(state, send, id)));
+  }));
+}
+
+function renderHands(state, send) {
+  const box = $("#hands-box");
+  box.hidden = state.you?.room_role !== "lecturer" || state.hands.size === 0;
+  const names = new Map(state.roster.map((r) => [r.user_id, r.display_name]));
+  $("#hands-list").replaceChildren(...[...state.hands.values()].map(([id, name]) => h("li", { "data-user": id },
+    names.get(id) || name, floorButton(state, send, id) || "")));
+}
