@@ -24,6 +24,7 @@ from aiortc.sdp import candidate_from_sdp
 from media.consumer import Consumer
 from media.producer import Producer
 from media.publication import LAYER_OF, SOURCES, Publication
+from media.sink import Sink
 from media.track import ForwardedTrack
 
 log = logging.getLogger("qihang.media")
@@ -77,6 +78,7 @@ class MediaRoom:
         self.subscribers: dict[str, Subscriber] = {}
         self.on_event = on_event
         self._closing = False
+        self._taps: list[Tap] = []
 
     def _emit(self, key: str, kind: str, payload: dict) -> None:
         if self.on_event is not None:
@@ -132,6 +134,9 @@ class MediaRoom:
         for group in groups.values():  # best layer first
             group.layers.sort(key=lambda p: LAYER_OF.get(p.source, 0))
         pub.publications = list(groups.values())
+        for tap in self._taps:
+            for publication in pub.publications:
+                tap.offer(publication)
         self._renegotiate_all()
         return pc.localDescription.sdp
 
@@ -273,6 +278,18 @@ class MediaRoom:
             except asyncio.TimeoutError:
                 log.warning("subscriber %s did not answer an offer", sub.key)
 
+    # -- internal consumers (recorder, attendance sampler)
+
+    def add_tap(self, wants: Callable[[Publication], bool], factory: Callable[[Publication], Sink | None]) -> "Tap":
+        """Give every publication ``wants`` picks, present and future, an internal consumer made by
+        ``factory`` (see sink.py). A sink is closed when its publication goes; ``tap.remove()``
+        closes them all. The forwarding path does not change."""
+        tap = Tap(self, wants, factory)
+        self._taps.append(tap)
+        for publication in self.publications:
+            tap.offer(publication)
+        return tap
+
     # -- per-subscriber controls
 
     async def set_video(self, key: str, enabled: bool) -> None:
@@ -347,3 +364,25 @@ class MediaRoom:
             await self.unsubscribe(key)
         for key in list(self.publishers):
             await self.unpublish(key)
+
+
+class Tap:
+    """One internal consumer registration of a room (see ``MediaRoom.add_tap``)."""
+
+    def __init__(self, room: MediaRoom, wants: Callable[[Publication], bool],
+                 factory: Callable[[Publication], Sink | None]):
+        self.room, self.wants, self.factory = room, wants, factory
+        self.sinks: list[Sink] = []
+
+    def offer(self, publication: Publication) -> None:
+        if self.wants(publication):
+            sink = self.factory(publication)
+            if sink is not None:
+                self.sinks = [s for s in self.sinks if not s.closed] + [sink]
+
+    def remove(self) -> None:
+        if self in self.room._taps:
+            self.room._taps.remove(self)
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []
