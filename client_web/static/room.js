@@ -47,7 +47,7 @@ function trickle(pc, target) {
 
 /** Publish ``tracks`` ([[source, track, encoding]]) as one slot (one peer connection). */
 async function publish(slot, stream, tracks) {
-  unpublish(slot, false);
+  unpublish(slot, false, state.streams[slot] !== stream);  // a republish keeps its capture running
   const pc = new RTCPeerConnection({ iceServers: state.ice });
   state.pubs[slot] = pc;
   state.streams[slot] = stream;
@@ -61,10 +61,10 @@ async function publish(slot, stream, tracks) {
   send({ type: "publish", slot, sdp: pc.localDescription.sdp, tracks: Object.fromEntries(sources.map(([t, s]) => [t.mid, s])) });
 }
 
-function unpublish(slot, tell = true) {
+function unpublish(slot, tell = true, stopCapture = true) {
   state.pubs[slot]?.close();
   delete state.pubs[slot];
-  state.streams[slot]?.getTracks().forEach((t) => t.stop());
+  if (stopCapture) state.streams[slot]?.getTracks().forEach((t) => t.stop());
   delete state.streams[slot];
   if (tell) send({ type: "unpublish", slot });
 }
@@ -251,7 +251,9 @@ function onJoined(msg) {
   $("#lecturer-actions").hidden = role !== "lecturer";
   $("#student-actions").hidden = role !== "student";
   $("#console").hidden = !["lecturer", "assistant", "spectator"].includes(role);
-  if (role === "student" && !state.pubs.camera) startCamera();
+  if (role === "student" && !state.pubs.camera) {
+    if (state.streams.camera) republish("camera"); else startCamera();
+  }
   // After a reconnect, give the SFU this browser's streams again.
   if (role === "lecturer" && state.streams.main && !state.pubs.main) republish("main");
   if (state.watching.size) send({ type: "watch", user_ids: [...state.watching] });
