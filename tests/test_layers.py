@@ -15,7 +15,7 @@ from media.consumer import Consumer
 from media.layerselector import HIGH, LOW, LayerSelector
 from media.packetcache import PacketCache
 from media.publication import Publication
-from tests.test_media_primitives import _Sender, _vp8_frames
+from tests.test_consumer import _Sender, _vp8_frames
 
 HIGH_BPS = 500_000
 
