@@ -8,6 +8,7 @@ object knows only its own sockets.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
@@ -23,7 +24,7 @@ STAFF_ROLES = ("lecturer", "assistant", "spectator")
 class Peer:
     admission: Admission
     session_id: str
-    send: Callable[[dict], Awaitable[None]]
+    send: Callable[[dict, str | None], Awaitable[None]]  # (message, the same as JSON text)
     hand_raised: bool = False
     floor: bool = False
     recent: list[float] = field(default_factory=list)  # message times, for rate limiting
@@ -56,6 +57,7 @@ class RoomHub:
         self._ready: dict[int, asyncio.Event] = {}
         self._media: dict[int, object] = {}
         self.media_sinks: dict[str, Callable] = {}  # subscriber key -> its socket's media event handler
+        self._coalesced: dict[str, asyncio.Task] = {}
 
     def media(self, lesson_id: int):
         """This node's media room of a lesson (the SFU side), made on first use."""
@@ -97,15 +99,35 @@ class RoomHub:
     async def publish(self, lesson_id: int, message: dict, audience: Any = "all") -> None:
         await self.bus.publish(channel(lesson_id), {"audience": audience, "message": message})
 
+    def coalesce(self, key: str, delay: float, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` once, ``delay`` seconds after the first request; requests until then join
+        that run, requests during it schedule the next one."""
+        if key in self._coalesced:
+            return
+
+        async def run() -> None:
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self._coalesced.pop(key, None)
+            try:
+                await work()
+            except Exception:
+                log.warning("coalesced %s failed", key, exc_info=True)
+        self._coalesced[key] = asyncio.ensure_future(run())
+
     async def _pump(self, lesson_id: int) -> None:
         try:
             async with self.bus.subscribe(channel(lesson_id)) as sub:
                 self._ready[lesson_id].set()
                 async for envelope in sub:
+                    message, text = envelope["message"], None
                     for peer in list(self.local(lesson_id)):
                         if peer.may_see(envelope.get("audience")):
+                            if text is None:  # serialised once for all recipients
+                                text = json.dumps(message, ensure_ascii=False, default=str)
                             try:
-                                await peer.send(envelope["message"])
+                                await peer.send(message, text)
                             except Exception:  # a dead socket is closed by its own handler
                                 log.debug("send to a closing peer failed", exc_info=True)
         except asyncio.CancelledError:
@@ -115,6 +137,8 @@ class RoomHub:
                 self._ready[lesson_id].set()
 
     async def close(self) -> None:
+        for task in list(self._coalesced.values()):
+            task.cancel()
         for task in self._tasks.values():
             task.cancel()
         self._tasks.clear()

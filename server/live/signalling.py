@@ -34,7 +34,8 @@ JOIN_TIMEOUT = 10.0
 MAX_FRAME = 16 * 1024
 MAX_TEXT = 500
 RATE = (10, 10.0)  # at most 10 room messages (chat, hands…) per 10 s per connection
-MEDIA_RATE = (60, 10.0)  # negotiation (offers, trickled candidates, watch lists) has its own budget
+MEDIA_RATE = (60, 10.0)
+PRESENCE_DELAY = 0.5  # seconds: online lists are coalesced per lesson  # negotiation (offers, trickled candidates, watch lists) has its own budget
 
 
 def _error(code: str, zh: str, en: str, field: str | None = None, rule: str | None = None) -> dict:
@@ -58,11 +59,12 @@ class LessonSocket:
         self.slots: set[str] = set()  # published slots (peer connections up to the SFU)
         self.media_recent: list[float] = []  # negotiation message times, for its rate limit
 
-    async def send(self, message: dict) -> None:
-        await self.ws.send_text(json.dumps(message, ensure_ascii=False, default=str))
+    async def send(self, message: dict, text: str | None = None) -> None:
+        await self.ws.send_text(text if text is not None else json.dumps(message, ensure_ascii=False, default=str))
 
-    async def deliver(self, message: dict) -> None:
-        """Room traffic from the hub; held back until the client has its "joined" snapshot."""
+    async def deliver(self, message: dict, text: str | None = None) -> None:
+        """Room traffic from the hub (``text``: the same, serialised once for every recipient);
+        held back until the client has its "joined" snapshot."""
         event = message.get("event") or {}
         if (event.get("kind") == "floor_revoke" and self.peer is not None
                 and event.get("payload", {}).get("user_id") == self.peer.admission.user_id and "mic" in self.slots):
@@ -71,7 +73,7 @@ class LessonSocket:
         if self._held is not None:
             self._held.append(message)
         else:
-            await self.send(message)
+            await self.send(message, text)
 
     async def run(self) -> None:
         await self.ws.accept()
@@ -105,7 +107,7 @@ class LessonSocket:
             self.hub.media_sinks[self.media_key] = self._media_event
             self._tasks.add(asyncio.ensure_future(negotiation.subscribe(self)))
             await self._publish(joined)
-            await self._broadcast_presence()
+            self._presence_soon()
             while True:
                 try:
                     frame = await self._frame()
@@ -131,7 +133,7 @@ class LessonSocket:
             await self.hub.remove(self.peer)
             try:
                 await self._record("leave", {"conn": self.conn})
-                await self._broadcast_presence()
+                self._presence_soon()
             except Exception:  # the log write is what matters; a failed broadcast is not
                 log.warning("could not record leave of user %s", admission.user_id, exc_info=True)
 
@@ -267,6 +269,11 @@ class LessonSocket:
         everyone = [{"user_id": uid, "display_name": real.get(uid) or names.get(uid, ""), "room_role": found[uid].role,
                      "hidden": found[uid].hidden} for uid in sorted(ids)]
         return {"staff": everyone, "students": [o for o in everyone if not o["hidden"]]}
+
+    def _presence_soon(self) -> None:
+        """Online lists go out at most every PRESENCE_DELAY per lesson: a class joining at once
+        (200 in a few seconds) must not cost 200 × 200 list messages."""
+        self.hub.coalesce(f"presence:{self.lesson_id}", PRESENCE_DELAY, self._broadcast_presence)
 
     async def _broadcast_presence(self) -> None:
         online = await run_in_threadpool(self._online)
