@@ -46,7 +46,7 @@ class Consumer:
             self.rewriter = rewriter
         else:
             self.rewriter = RtpRewriter(self.producer.clock_rate, ssrc=self.ssrc, payload_type=payload_type)
-        self.selector = LayerSelector() if len(self.layers) > 1 else None
+        self.selector = LayerSelector(now=time.monotonic()) if len(self.layers) > 1 else None
         self.on_layer = on_layer
         self.sent = 0
         self.octets = 0

@@ -3,9 +3,12 @@
 LIVE-3: a student on a good network gets the high layer (480p class); one on a weak network gets
 the low layer rather than a frozen picture. Inputs are what a browser sends the SFU anyway: RTCP
 receiver reports (fraction lost, about once a second) and REMB (the browser's receive-side
-bandwidth estimate, when it sends one). Down quickly when the network is congested, up cautiously
-after a hold time that doubles when the choice flaps (the same shape as mediasoup's and LiveKit's
-allocators, minus probing). A student may also pin a layer ("high"/"low") by hand.
+bandwidth estimate, when it sends one). Down quickly when the network is congested, up after a
+hold time that doubles when the choice flaps (the same shape as mediasoup's and LiveKit's
+allocators). Going up is itself the probe: a receive-side estimate never rises much above what it
+receives (Chrome caps it at 1.5× the incoming rate), so REMB can only send a subscriber down, and
+not during its first seconds, while the browser's estimator is still starting. A student may also
+pin a layer ("high"/"low") by hand.
 """
 from __future__ import annotations
 
@@ -17,11 +20,12 @@ class LayerSelector:
     DOWN_LOSS = 0.10  # two reports in a row above this: congested
     DOWN_LOSS_NOW = 0.25  # one report above this: congested
     UP_LOSS = 0.02  # at most this loss to go back up
-    HEADROOM_DOWN = 1.1  # REMB below the high layer's bitrate × this: congested
-    HEADROOM_UP = 1.3  # REMB at least the high layer's bitrate × this to go back up
+    REMB_DOWN = 0.9  # REMB below the high layer's bitrate × this: the link cannot carry it
     REMB_FRESH = 5.0  # seconds a REMB value stays meaningful
+    WARMUP = 6.0  # seconds after the start during which REMB is ignored
 
-    def __init__(self, *, hold: float = 8.0, max_hold: float = 64.0, preference: str = "auto"):
+    def __init__(self, *, hold: float = 8.0, max_hold: float = 64.0, preference: str = "auto",
+                 now: float = 0.0):
         self.layer = HIGH
         self.preference = preference
         self.hold, self.base_hold, self.max_hold = hold, hold, max_hold
@@ -31,6 +35,7 @@ class LayerSelector:
         self.loss: float | None = None
         self.remb: float | None = None
         self.remb_at = -1e9
+        self.started = now
         self.reason = "start"
 
     def prefer(self, preference: str) -> int:
@@ -42,7 +47,8 @@ class LayerSelector:
         return self.layer
 
     def on_remb(self, bitrate: float, now: float) -> None:
-        self.remb, self.remb_at = bitrate, now
+        if now - self.started >= self.WARMUP:
+            self.remb, self.remb_at = bitrate, now
 
     def on_report(self, now: float, *, loss: float | None, high_bps: float) -> int | None:
         """Feed one receiver report; returns the new layer if the choice changed, else None."""
@@ -53,7 +59,7 @@ class LayerSelector:
             return None
         remb = self.remb if now - self.remb_at <= self.REMB_FRESH else None
         congested = (loss is not None and loss > self.DOWN_LOSS_NOW) or self.lossy >= 2
-        starved = remb is not None and high_bps > 0 and remb < high_bps * self.HEADROOM_DOWN
+        starved = self.layer == HIGH and remb is not None and high_bps > 0 and remb < high_bps * self.REMB_DOWN
         if self.layer == HIGH and (congested or starved):
             # A switch back up that fails soon after doubles the wait before the next try.
             if self.last_up is not None and now - self.last_up < 30:
@@ -61,10 +67,8 @@ class LayerSelector:
             self.layer, self.next_up = LOW, now + self.hold
             self.reason = "loss" if congested else "bandwidth"
             return LOW
-        if self.layer == LOW and not (congested or starved) and now >= self.next_up:
-            clean = self.loss is None or self.loss <= self.UP_LOSS
-            roomy = remb is None or high_bps <= 0 or remb >= high_bps * self.HEADROOM_UP
-            if clean and roomy:
+        if self.layer == LOW and not congested and now >= self.next_up:
+            if self.loss is None or self.loss <= self.UP_LOSS:
                 if self.last_up is not None and now - self.last_up > 120:
                     self.hold = self.base_hold  # stable for a while: forget old flaps
                 self.layer, self.last_up, self.reason = HIGH, now, "recovered"

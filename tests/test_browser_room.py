@@ -133,7 +133,9 @@ def test_live1_lecturer_goes_live_and_three_phone_students_watch_chat_and_raise_
             assert layers[0]["width"] >= 2 * layers[1]["width"] - 2, layers
             students[1].click("#quality button[value=low]")
             _wait(students[1], STATS, lambda v: 0 < v["width"] <= layers[1]["width"])
-            assert students[0].evaluate(STATS)["width"] == layers[0]["width"]
+            # the others follow their own network (auto): on this loopback that is the high layer, back
+            # within one hold time should a loaded machine have dropped a packet burst
+            _wait(students[0], STATS, lambda v: v["width"] == layers[0]["width"], timeout=20)
             students[1].click("#quality button[value=auto]")
             _wait(students[1], STATS, lambda v: v["width"] == layers[0]["width"])
             # each student's attendance camera is on; the lecturer sees it in the roster and can watch it,

@@ -44,15 +44,20 @@ def test_live3_selector_reacts_at_once_to_heavy_loss_and_doubles_the_hold_when_i
     assert sel.on_report(26.5, loss=0.0, high_bps=HIGH_BPS) == HIGH
 
 
-def test_live3_selector_follows_the_browsers_bandwidth_estimate():
-    sel = LayerSelector(hold=4)
-    sel.on_remb(300_000, now=0)  # the subscriber can take 300 kbps: the 500 kbps layer does not fit
-    assert sel.on_report(0.5, loss=0.0, high_bps=HIGH_BPS) == LOW
+def test_live3_selector_follows_the_browsers_bandwidth_estimate_down_and_probes_up():
+    sel = LayerSelector(hold=4, now=0)
+    sel.on_remb(200_000, now=1)  # the browser's estimator is still starting: ignored
+    assert sel.on_report(1.5, loss=0.0, high_bps=HIGH_BPS) is None
+    sel.on_remb(300_000, now=10)  # settled at 300 kbps: the 500 kbps layer does not fit
+    assert sel.on_report(10.5, loss=0.0, high_bps=HIGH_BPS) == LOW
     assert sel.reason == "bandwidth"
-    sel.on_remb(560_000, now=5)  # enough to hold it, not enough headroom to go back up
-    assert sel.on_report(5.5, loss=0.0, high_bps=HIGH_BPS) is None
-    sel.on_remb(900_000, now=6)
-    assert sel.on_report(6.5, loss=0.0, high_bps=HIGH_BPS) == HIGH
+    # on the low layer the estimate cannot rise far (it follows what arrives): going up after the
+    # hold is the probe, and REMB does not block it
+    sel.on_remb(250_000, now=12)
+    assert sel.on_report(12.5, loss=0.0, high_bps=HIGH_BPS) is None
+    assert sel.on_report(14.6, loss=0.0, high_bps=HIGH_BPS) == HIGH
+    sel.on_remb(280_000, now=15)  # the probe failed: down again, and wait twice as long next time
+    assert sel.on_report(15.5, loss=0.0, high_bps=HIGH_BPS) == LOW and sel.hold == 8
 
 
 def test_live3_a_pinned_preference_overrides_the_network():
@@ -151,6 +156,7 @@ def test_live3_remb_and_the_subscribers_choice_drive_the_layer():
         key, inter = _vp8_frames(2)
         await high.feed(key, True)
         remb = RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=9, media_ssrc=0, fci=pack_remb_fci(200_000, [sender._ssrc]))
+        consumer.selector.started -= consumer.selector.WARMUP  # past the estimator's start-up
         await sender._handle_rtcp_packet(remb)
         await sender._handle_rtcp_packet(_rr(consumer, 0.0))
         assert consumer.target is low

@@ -1,10 +1,11 @@
-"""The lesson WebSocket ``/ws/lessons/{lesson_id}``: join, room events, (later) WebRTC negotiation.
+"""The lesson WebSocket ``/ws/lessons/{lesson_id}``: join, room events; media negotiation is in negotiation.py.
 
 Protocol (JSON text frames). The first frame must be ``{"type": "join", "token": ..., "session_id": ...}``
 (the token is not put in the URL, where proxies log it). Then a client may send ``chat``,
 ``question``, ``answer``, ``hand_raise``, ``hand_lower``, ``floor_grant``, ``floor_revoke``,
-``page_visibility`` and ``ping``. Every event is appended to the lesson event log first (nothing is
-lost if this process dies), then published on the lesson bus, from which every node delivers it.
+``page_visibility``, ``ping`` and the media messages of negotiation.py. Every event is appended to
+the lesson event log first (nothing is lost if this process dies), then published on the lesson
+bus, from which every node delivers it.
 Bad frames get ``{"type": "error", "error": {...}}`` with a bilingual reason; the room carries on.
 """
 from __future__ import annotations
@@ -34,8 +35,8 @@ JOIN_TIMEOUT = 10.0
 MAX_FRAME = 16 * 1024
 MAX_TEXT = 500
 RATE = (10, 10.0)  # at most 10 room messages (chat, hands…) per 10 s per connection
-MEDIA_RATE = (60, 10.0)
-PRESENCE_DELAY = 0.5  # seconds: online lists are coalesced per lesson  # negotiation (offers, trickled candidates, watch lists) has its own budget
+MEDIA_RATE = (60, 10.0)  # negotiation (offers, trickled candidates, watch lists) has its own budget
+PRESENCE_DELAY = 0.5  # seconds: online lists are coalesced per lesson
 
 
 def _error(code: str, zh: str, en: str, field: str | None = None, rule: str | None = None) -> dict:
