@@ -222,7 +222,7 @@ async def _load(url: str, lecturer: str, students: list[str], window: float, tim
                     if picture and packet.marker:
                         try:
                             frames = decoder.decode(av.Packet(b"".join(picture)))
-                        except av.AVError:
+                        except av.FFmpegError:
                             frames = []
                         picture.clear()
                         if frames:

@@ -1,0 +1,155 @@
+"""FrameSampler: one decoded picture of each student's camera now and then, for attendance (ATT).
+
+Decoding every frame of 200 student streams would take most of both cores before any face work, so
+the sampler decodes only what it samples: at a random moment per student (default every 20–40 s,
+so students cannot predict the check), it asks the publisher for a keyframe (through the producer's
+limiter, as any consumer would), collects that keyframe's packets from a ``Sink`` — the SFU's
+internal consumer, so forwarding is untouched — and hands the encoded picture to a worker process
+pool for decoding. Only the collection runs on the media event loop; results come back to
+``on_sample``. The face pipeline (issue 4) consumes these samples.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from aiortc.codecs.h264 import h264_depayload
+from aiortc.codecs.vpx import vp8_depayload
+
+from media.publication import Publication
+from media.sink import Sink
+
+log = logging.getLogger("qihang.media")
+DEPAYLOAD = {"video/vp8": vp8_depayload, "video/h264": h264_depayload}
+
+
+@dataclass
+class Sample:
+    """One sampled picture (RGB, row-major) or why there is none."""
+    user_id: int
+    pid: str
+    width: int = 0
+    height: int = 0
+    rgb: bytes = b""
+    error: str | None = None  # "no_keyframe" (the phone sent none in time), "undecodable: …"
+    worker_pid: int | None = None
+
+
+def decode_keyframe(mime: str, data: bytes) -> tuple[int, int, bytes, int]:
+    """Decode one encoded keyframe in a worker process: (width, height, RGB bytes, worker pid).
+
+    One decoder per codec per worker is reused: a keyframe decodes on its own, and a fresh libvpx
+    context per sample leaks (see the face-pipeline notes)."""
+    import av
+    decoders = _DECODERS
+    if mime not in decoders:
+        decoders[mime] = av.CodecContext.create("libvpx" if mime == "video/vp8" else "h264", "r")
+    try:
+        frames = decoders[mime].decode(av.Packet(data))
+    except av.FFmpegError as exc:
+        raise ValueError(f"undecodable: {exc}") from None
+    if not frames:
+        raise ValueError("undecodable: no picture in the keyframe")
+    image = frames[0].to_image()  # RGB
+    return image.width, image.height, image.tobytes(), os.getpid()
+
+
+_DECODERS: dict[str, Any] = {}  # used only inside worker processes: each has its own decoders
+
+
+class _Collector:
+    """Collects the packets of the next keyframe of one stream once armed."""
+
+    def __init__(self, depayload: Callable[[bytes], bytes]):
+        self.depayload = depayload
+        self.waiting: asyncio.Future | None = None
+        self.parts: list[bytes] = []
+        self.next_seq: int | None = None
+
+    def arm(self) -> asyncio.Future:
+        self.waiting = asyncio.get_running_loop().create_future()
+        self.parts, self.next_seq = [], None
+        return self.waiting
+
+    def on_packet(self, packet, keyframe: bool, producer) -> None:
+        if self.waiting is None or self.waiting.done():
+            return
+        if keyframe:
+            self.parts, self.next_seq = [], packet.sequence_number
+        elif self.next_seq is None:
+            return
+        if packet.sequence_number != self.next_seq:  # a packet of the picture was lost: wait for the next
+            self.parts, self.next_seq = [], None
+            return
+        try:
+            self.parts.append(self.depayload(packet.payload))
+        except ValueError:
+            self.parts, self.next_seq = [], None
+            return
+        self.next_seq = (packet.sequence_number + 1) & 0xFFFF
+        if packet.marker:
+            self.waiting.set_result(b"".join(self.parts))
+            self.parts, self.next_seq = [], None
+
+
+class FrameSampler:
+    def __init__(self, room, on_sample: Callable[[Sample], Any], executor: Executor, *,
+                 interval: tuple[float, float] = (20.0, 40.0), keyframe_wait: float = 5.0,
+                 wants: Callable[[Publication], bool] | None = None):
+        self.room, self.on_sample, self.executor = room, on_sample, executor
+        self.interval, self.keyframe_wait = interval, keyframe_wait
+        self.wants = wants or (lambda pub: pub.role == "student" and pub.source == "camera" and pub.kind == "video")
+        self._tasks: dict[int, asyncio.Task] = {}
+        self.tap = room.add_tap(self.wants, self._attach)
+
+    def _attach(self, pub: Publication) -> Sink | None:
+        depayload = DEPAYLOAD.get(pub.mime)
+        if depayload is None:
+            log.warning("cannot sample %s: codec %s", pub.pid, pub.mime)
+            return None
+        collector = _Collector(depayload)
+        sink = Sink(pub, collector.on_packet, on_close=lambda s: self._detach(s))
+        self._tasks[id(sink)] = asyncio.ensure_future(self._run(pub, sink, collector))
+        return sink
+
+    def _detach(self, sink: Sink) -> None:
+        task = self._tasks.pop(id(sink), None)
+        if task is not None:
+            task.cancel()
+
+    async def _run(self, pub: Publication, sink: Sink, collector: _Collector) -> None:
+        loop = asyncio.get_running_loop()
+        while not sink.closed:
+            await asyncio.sleep(random.uniform(*self.interval))
+            waiting = collector.arm()
+            await sink.request_keyframe()
+            try:
+                data = await asyncio.wait_for(waiting, self.keyframe_wait)
+            except asyncio.TimeoutError:
+                await self._deliver(Sample(pub.user_id, pub.pid, error="no_keyframe"))
+                continue
+            try:
+                w, h, rgb, worker = await loop.run_in_executor(self.executor, decode_keyframe, pub.mime, data)
+                sample = Sample(pub.user_id, pub.pid, w, h, rgb, worker_pid=worker)
+            except ValueError as exc:
+                sample = Sample(pub.user_id, pub.pid, error=str(exc))
+            await self._deliver(sample)
+
+    async def _deliver(self, sample: Sample) -> None:
+        try:
+            result = self.on_sample(sample)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:  # the consumer's failure must not stop sampling
+            log.exception("attendance sample handler failed")
+
+    def close(self) -> None:
+        self.tap.remove()
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
