@@ -46,12 +46,12 @@ import argparse
 import asyncio
 import fractions
 import json
-import multiprocessing as mp
 import os
 import sys
 import threading
 import time
 
+from bench.harness import measured_window, percentile_ms, run_pair
 from bench.sfu_fanout import Channel, _child_setup, _config, _rss_mb
 
 STUDENT = (320, 240, 5, 90_000)  # width, height, fps, target bps of the attendance stream
@@ -389,22 +389,9 @@ async def _load(conn, media: dict, students: int, subscribers: int, window: floa
     receiving = sum(1 for c in counts if c)
     await asyncio.sleep(2.0)
 
-    c0 = time.process_time()
-    st["t0"] = time.monotonic()
-    st["t1"] = st["t0"] + window
-    st["until"] = st["t1"] + 0.5
-    ch.send("win_start")
-    await asyncio.sleep(window)
-    ch.send("win_end")
-    load_cpu = time.process_time() - c0
-    await asyncio.sleep(0.6)
-    sfu = await asyncio.wait_for(stats_future, 10)
-    ch.send("quit")
+    sfu, load_cpu = await measured_window(ch, st, window, stats_future)
     published = sum(1 for s in sent_times if st["t0"] <= s <= st["t1"])
     lat.sort()
-
-    def pct(q: float):
-        return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1) if lat else None
 
     result = {
         "students": students, "subscribers": subscribers, "subscribers_receiving": receiving,
@@ -412,7 +399,7 @@ async def _load(conn, media: dict, students: int, subscribers: int, window: floa
         "server_cores_used": round(sfu["cpu_s"] / sfu["wall_s"], 3),
         "inbound_pps": round(sfu["inbound"] / sfu["wall_s"]), "forwarded_pps": round(sfu["forwarded"] / sfu["wall_s"]),
         "us_per_inbound_packet": round(sfu["cpu_s"] / sfu["inbound"] * 1e6, 1) if sfu["inbound"] else None,
-        "latency_p50_ms": pct(0.50), "latency_p99_ms": pct(0.99),
+        "latency_p50_ms": percentile_ms(lat, 0.50), "latency_p99_ms": percentile_ms(lat, 0.99),
         # probes: the lecturer's camera packets matched by payload; every other subscriber: datagrams
         # counted in the window against the probes' average
         "delivery_ratio": round(st["delivered"] / (published * min(PROBES, subscribers)), 4)
@@ -434,30 +421,8 @@ async def _load(conn, media: dict, students: int, subscribers: int, window: floa
 # ---------------------------------------------------------------- orchestration
 
 def run_phase(name: str, mode: str, media: dict, students: int, subscribers: int, window: float) -> dict:
-    ctx = mp.get_context("spawn")
-    a, b = ctx.Pipe()
-    res_recv, res_send = ctx.Pipe(duplex=False)
-    sfu = ctx.Process(target=sfu_entry, args=(a, mode), daemon=True)
-    cli = ctx.Process(target=load_entry, args=(b, res_send, media, students, subscribers, window), daemon=True)
-    sfu.start()
-    cli.start()
-    result: dict = {"error": "timeout"}
-    try:
-        if res_recv.poll(window + 60 + subscribers * 0.15):
-            result = res_recv.recv()
-    except (EOFError, OSError) as exc:
-        result = {"error": repr(exc)}
-    finally:
-        for p in (cli, sfu):
-            p.join(2)
-            if p.is_alive():
-                p.terminate()
-                p.join(2)
-            if p.is_alive():
-                p.kill()
-                p.join(2)
-        for c in (a, b, res_recv, res_send):
-            c.close()
+    result = run_pair(sfu_entry, (mode,), load_entry, (media, students, subscribers, window),
+                      window + 60 + subscribers * 0.15)
     result["phase"] = name
     print(f"  {name}: {result}", file=sys.stderr, flush=True)
     return result

@@ -49,12 +49,13 @@ import argparse
 import asyncio
 import ctypes
 import json
-import multiprocessing as mp
 import os
 import signal
 import sys
 import threading
 import time
+
+from bench.harness import measured_window, percentile_ms, replay_camera, run_pair
 
 KBPS = 600_000
 WIDTH, HEIGHT, FPS = 640, 360, 30
@@ -256,10 +257,8 @@ def _pictures(count: int):
 
 
 async def _client(conn, mode: str, n: int, window: float, setup_timeout: float) -> dict:
-    import av
     from aiortc import RTCPeerConnection, RTCSessionDescription
     from aiortc.codecs import vpx
-    from aiortc.mediastreams import VideoStreamTrack
     from aiortc.rtp import RtpPacket, is_rtcp
 
     from media.keyframe import is_vp8_keyframe
@@ -273,20 +272,6 @@ async def _client(conn, mode: str, n: int, window: float, setup_timeout: float) 
     pictures = _pictures(60)
     pictures += pictures[-2:0:-1]  # back and forth: motion without a jump
 
-    class MovingPicture(VideoStreamTrack):
-        def __init__(self):
-            super().__init__()
-            self.n = 0
-
-        async def recv(self):
-            pts, time_base = await self.next_timestamp()
-            frame = pictures[self.n % len(pictures)]
-            self.n += 1
-            frame.pts, frame.time_base = pts, time_base
-            # aiortc's encoder marks a frame I on a keyframe request; pictures are reused, so clear it.
-            frame.pict_type = av.video.frame.PictureType.NONE
-            return frame
-
     sent: dict[bytes, float] = {}  # payload -> monotonic send time
     sent_times: list[float] = []
     keyframes: list[float] = []
@@ -297,7 +282,7 @@ async def _client(conn, mode: str, n: int, window: float, setup_timeout: float) 
 
     pub = RTCPeerConnection(_config())
     pcs.append(pub)
-    pt = pub.addTransceiver(MovingPicture(), direction="sendonly")
+    pt = pub.addTransceiver(replay_camera(pictures), direction="sendonly")
     _vp8_only(pt)
     await pub.setLocalDescription(await pub.createOffer())
     ch.send("publish", pub.localDescription.sdp)
@@ -365,23 +350,10 @@ async def _client(conn, mode: str, n: int, window: float, setup_timeout: float) 
     receiving = sum(1 for c in counts if c)
     await asyncio.sleep(1.0)
 
-    c0 = time.process_time()
-    st["t0"] = time.monotonic()
-    st["t1"] = st["t0"] + window
-    st["until"] = st["t1"] + 0.5
-    ch.send("win_start")
-    await asyncio.sleep(window)
-    ch.send("win_end")
-    client_cpu = time.process_time() - c0
-    await asyncio.sleep(0.6)
-    sfu = await asyncio.wait_for(stats_future, 10)
-    ch.send("quit")
+    sfu, client_cpu = await measured_window(ch, st, window, stats_future)
     published = sum(1 for s in sent_times if st["t0"] <= s <= st["t1"])
     pub_bytes = sum(len(p) for p, s in sent.items() if st["t0"] <= s <= st["t1"])
     lat.sort()
-
-    def pct(q: float):
-        return round(lat[min(len(lat) - 1, int(q * len(lat)))] * 1000, 1) if lat else None
 
     us = sfu["cpu_s"] / sfu["forwarded"] * 1e6 if sfu["forwarded"] else None
     result = {
@@ -399,7 +371,7 @@ async def _client(conn, mode: str, n: int, window: float, setup_timeout: float) 
         "delivery_ratio": round((st["delivered"] if mode == "ours" else st["received"]) / (published * n), 4)
         if published else None,
         "delivery_method": "payload-matched" if mode == "ours" else "count-in-window",
-        "latency_p50_ms": pct(0.50), "latency_p99_ms": pct(0.99),
+        "latency_p50_ms": percentile_ms(lat, 0.50), "latency_p99_ms": percentile_ms(lat, 0.99),
         "rss_mb": round(sfu["rss_mb"], 1), "sfu_threads": sfu["threads"],
         "load_process_cpu_pct": round(client_cpu / window * 100, 1),
     }
@@ -414,32 +386,9 @@ async def _client(conn, mode: str, n: int, window: float, setup_timeout: float) 
 # ---------------------------------------------------------------- orchestration
 
 def run_phase(mode: str, n: int, window: float, setup_timeout: float) -> dict:
-    ctx = mp.get_context("spawn")
-    a, b = ctx.Pipe()
-    res_recv, res_send = ctx.Pipe(duplex=False)
-    sfu = ctx.Process(target=sfu_entry, args=(a, mode), daemon=True)
-    cli = ctx.Process(target=client_entry, args=(b, res_send, mode, n, window, setup_timeout), daemon=True)
-    sfu.start()
-    cli.start()
-    result: dict = {"mode": mode, "n": n, "error": "timeout"}
-    try:
-        if res_recv.poll(setup_timeout + window + 25):
-            result = res_recv.recv()
-            result.setdefault("mode", mode)
-            result.setdefault("n", n)
-    except (EOFError, OSError) as exc:
-        result = {"mode": mode, "n": n, "error": repr(exc)}
-    finally:
-        for p in (cli, sfu):
-            p.join(2)
-            if p.is_alive():
-                p.terminate()
-                p.join(2)
-            if p.is_alive():
-                p.kill()
-                p.join(2)
-        for c in (a, b, res_recv, res_send):
-            c.close()
+    result = run_pair(sfu_entry, (mode,), client_entry, (mode, n, window, setup_timeout), setup_timeout + window + 25)
+    result.setdefault("mode", mode)
+    result.setdefault("n", n)
     return result
 
 

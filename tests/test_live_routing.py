@@ -153,7 +153,6 @@ async def _until_size(track, size: tuple[int, int], within: int = 150) -> None:
 
 
 def _tokens(live):
-    from tests.world import PASSWORD  # noqa: F401
     return live.tokens["lecturer"], live.student_tokens
 
 

@@ -1,0 +1,87 @@
+"""What the media benchmarks share: an SFU process and a load process run side by side, a measured
+window between them, the synthetic camera, and percentiles.
+
+Both processes start with ``spawn``, die with the parent (PR_SET_PDEATHSIG) and are pinned to one
+core each; they talk over a Pipe (``Channel`` on the asyncio side). The window protocol: the load
+process sends ``win_start``/``win_end``; the SFU answers ``stats`` with its own CPU and counters.
+"""
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import time
+from typing import Callable
+
+
+def run_pair(sfu_entry: Callable, sfu_args: tuple, load_entry: Callable, load_args: tuple, timeout: float) -> dict:
+    """Run ``sfu_entry(conn, *sfu_args)`` and ``load_entry(conn, result_conn, *load_args)``; return
+    what the load process sends on ``result_conn`` (or ``{"error": ...}``), then stop both."""
+    ctx = mp.get_context("spawn")
+    a, b = ctx.Pipe()
+    res_recv, res_send = ctx.Pipe(duplex=False)
+    sfu = ctx.Process(target=sfu_entry, args=(a, *sfu_args), daemon=True)
+    cli = ctx.Process(target=load_entry, args=(b, res_send, *load_args), daemon=True)
+    sfu.start()
+    cli.start()
+    result: dict = {"error": "timeout"}
+    try:
+        if res_recv.poll(timeout):
+            result = res_recv.recv()
+    except (EOFError, OSError) as exc:
+        result = {"error": repr(exc)}
+    finally:
+        for p in (cli, sfu):
+            p.join(2)
+            if p.is_alive():
+                p.terminate()
+                p.join(2)
+            if p.is_alive():
+                p.kill()
+                p.join(2)
+        for c in (a, b, res_recv, res_send):
+            c.close()
+    return result
+
+
+async def measured_window(ch, st: dict, window: float, stats_future: asyncio.Future) -> tuple[dict, float]:
+    """Open the window (``st`` gets t0/t1/until for the receivers' taps), close it, and return the
+    SFU's stats and this process's CPU seconds during it. Tells the SFU to quit."""
+    c0 = time.process_time()
+    st["t0"] = time.monotonic()
+    st["t1"] = st["t0"] + window
+    st["until"] = st["t1"] + 0.5  # packets in flight at the end still count
+    ch.send("win_start")
+    await asyncio.sleep(window)
+    ch.send("win_end")
+    load_cpu = time.process_time() - c0
+    await asyncio.sleep(0.6)
+    sfu = await asyncio.wait_for(stats_future, 10)
+    ch.send("quit")
+    return sfu, load_cpu
+
+
+def percentile_ms(sorted_seconds: list[float], q: float) -> float | None:
+    if not sorted_seconds:
+        return None
+    return round(sorted_seconds[min(len(sorted_seconds) - 1, int(q * len(sorted_seconds)))] * 1000, 1)
+
+
+def replay_camera(pictures: list):
+    """A camera track showing ``pictures`` back and forth at 30 fps (encoded live by aiortc)."""
+    import av
+    from aiortc.mediastreams import VideoStreamTrack
+
+    class MovingPicture(VideoStreamTrack):
+        def __init__(self):
+            super().__init__()
+            self.n = 0
+
+        async def recv(self):
+            pts, time_base = await self.next_timestamp()
+            frame = pictures[self.n % len(pictures)]
+            self.n += 1
+            frame.pts, frame.time_base = pts, time_base
+            # aiortc's encoder marks a frame I on a keyframe request; pictures are reused, so clear it.
+            frame.pict_type = av.video.frame.PictureType.NONE
+            return frame
+    return MovingPicture()
