@@ -56,6 +56,8 @@ def encode(pictures: list[av.VideoFrame]) -> list[list[bytes]]:
 class SinkTransport:
     """What a consumer's DTLS transport does per packet: SRTP-protect, then one UDP datagram."""
 
+    state = "connected"
+
     def __init__(self, sock: socket.socket, addr, ssrc: int):
         self.sock, self.addr = sock, addr
         self.srtp = Session(policy=Policy(key=bytes(range(30)), ssrc_type=Policy.SSRC_ANY_OUTBOUND,

@@ -136,6 +136,10 @@ class Consumer:
                    template: bytes | None = None) -> None:
         if self.paused:
             return
+        if not self.sent and self.sender.transport.state != "connected":
+            # Not before the subscriber's DTLS is up: a keyframe written now would be lost, and the
+            # inter frames after it could not be decoded until the next keyframe (≥ 1 s away).
+            return
         if producer is not None and producer is self.target:
             if not keyframe:
                 return  # the old layer keeps flowing until the new one has a keyframe

@@ -36,6 +36,8 @@ def _vp8_frames(n: int) -> list[list[bytes]]:
 # ---------------------------------------------------------------- consumer RTCP
 
 class _Transport:
+    state = "connected"  # the subscriber's DTLS is up
+
     def __init__(self):
         self.sent: list[bytes] = []
 
@@ -115,5 +117,34 @@ def test_live3_audio_only_pauses_video_and_resumes_at_a_keyframe():
         assert len(sender.transport.sent) == sent + len(frames[0])
         seqs = [RtpPacket.parse(d).sequence_number for d in sender.transport.sent]
         assert all(((b - a) & 0xFFFF) == 1 for a, b in zip(seqs, seqs[1:]))  # no gap across the pause
+
+    asyncio.run(run())
+
+
+def test_a_consumer_starts_only_once_its_subscriber_can_receive():
+    """A keyframe written before DTLS is up is lost; the consumer must not lock onto it and then
+    forward undecodable inter frames."""
+    from media.consumer import Consumer
+
+    async def run():
+        producer, sender = _Producer(), _Sender()
+        sender.transport.state = "connecting"
+        consumer = Consumer(producer, sender, payload_type=96)
+        frames = _vp8_frames(3)
+        seq = 0
+
+        async def feed(payloads, key):
+            nonlocal seq
+            for i, p in enumerate(payloads):
+                await consumer.send(RtpPacket(payload_type=100, sequence_number=seq, timestamp=seq, ssrc=HIGH,
+                                              payload=p), keyframe=key and i == 0)
+                seq += 1
+
+        await feed(frames[0], True)  # arrives while connecting: not taken as the start
+        sender.transport.state = "connected"
+        await feed(frames[1], False)
+        assert sender.transport.sent == []  # no inter frame without its keyframe
+        await feed(frames[0], True)
+        assert len(sender.transport.sent) == len(frames[0])
 
     asyncio.run(run())

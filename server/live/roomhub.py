@@ -58,6 +58,7 @@ class RoomHub:
         self._media: dict[int, object] = {}
         self.media_sinks: dict[str, Callable] = {}  # subscriber key -> its socket's media event handler
         self._coalesced: dict[str, asyncio.Task] = {}
+        self.cache: dict[str, tuple[float, Any]] = {}  # short-lived per-lesson views, e.g. online lists
 
     def media(self, lesson_id: int):
         """This node's media room of a lesson (the SFU side), made on first use."""
@@ -89,6 +90,8 @@ class RoomHub:
             self._ready.pop(lesson_id, None)
             if task:
                 task.cancel()
+            for key in [k for k in self.cache if k.endswith(f":{lesson_id}")]:
+                del self.cache[key]
             media = self._media.pop(lesson_id, None)
             if media is not None:
                 await media.close()

@@ -228,8 +228,26 @@ class LessonSocket:
                         "role": a.room_role, "display_name": a.display_name, "payload": payload}
         return await run_in_threadpool(work)
 
+    async def _online_recent(self) -> dict[str, list[dict]]:
+        """The online lists for a newcomer's snapshot: computed from the log at most every
+        PRESENCE_DELAY per lesson on this node (a class joining at once would otherwise re-read the
+        whole presence log once per join), with the newcomer itself added."""
+        key = f"online:{self.lesson_id}"
+        cached = self.hub.cache.get(key)
+        if cached is None or time.monotonic() - cached[0] > PRESENCE_DELAY:
+            cached = (time.monotonic(), await run_in_threadpool(self._online))
+            self.hub.cache[key] = cached
+        online = cached[1]
+        a = self.peer.admission
+        if all(o["user_id"] != a.user_id for o in online["staff"]):
+            me = {"user_id": a.user_id, "display_name": a.display_name, "room_role": a.room_role, "hidden": a.hidden}
+            online = {"staff": sorted(online["staff"] + [me], key=lambda o: o["user_id"]),
+                      "students": online["students"] if a.hidden else
+                      sorted(online["students"] + [me], key=lambda o: o["user_id"])}
+        return online
+
     async def _state(self) -> dict:
-        online = await run_in_threadpool(self._online)
+        online = await self._online_recent()
         staff = self.peer.staff
         hands = [p.admission.user_id for p in self.hub.local(self.lesson_id) if p.hand_raised]
         state = {"online": online["staff" if staff else "students"],
