@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import os
 import time
-from typing import Callable
+import traceback
+from typing import Callable, Coroutine
 
 
 def run_pair(sfu_entry: Callable, sfu_args: tuple, load_entry: Callable, load_args: tuple, timeout: float) -> dict:
@@ -41,6 +43,20 @@ def run_pair(sfu_entry: Callable, sfu_args: tuple, load_entry: Callable, load_ar
         for c in (a, b, res_recv, res_send):
             c.close()
     return result
+
+
+def load_main(result_conn, work: Coroutine) -> None:
+    """Body of a load process: run ``work``, send its result (or the error) to the parent, leave
+    without waiting for aiortc's threads."""
+    try:
+        result = asyncio.run(work)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, printed for the operator
+        traceback.print_exc()
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    try:
+        result_conn.send(result)
+    finally:
+        os._exit(0)
 
 
 async def measured_window(ch, st: dict, window: float, stats_future: asyncio.Future) -> tuple[dict, float]:

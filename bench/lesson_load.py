@@ -51,7 +51,7 @@ import sys
 import threading
 import time
 
-from bench.harness import measured_window, percentile_ms, run_pair
+from bench.harness import load_main, measured_window, percentile_ms, run_pair
 from bench.sfu_fanout import Channel, _child_setup, _config, _rss_mb
 
 STUDENT = (320, 240, 5, 90_000)  # width, height, fps, target bps of the attendance stream
@@ -246,16 +246,7 @@ async def _sfu(conn, mode: str) -> None:
 
 def load_entry(conn, result_conn, media: dict, students: int, subscribers: int, window: float) -> None:
     _child_setup(1)
-    try:
-        result = asyncio.run(_load(conn, media, students, subscribers, window))
-    except Exception as exc:  # noqa: BLE001
-        import traceback
-        traceback.print_exc()
-        result = {"error": f"{type(exc).__name__}: {exc}"}
-    try:
-        result_conn.send(result)
-    finally:
-        os._exit(0)
+    load_main(result_conn, _load(conn, media, students, subscribers, window))
 
 
 async def _load(conn, media: dict, students: int, subscribers: int, window: float) -> dict:

@@ -55,7 +55,7 @@ import sys
 import threading
 import time
 
-from bench.harness import measured_window, percentile_ms, replay_camera, run_pair
+from bench.harness import load_main, measured_window, percentile_ms, replay_camera, run_pair
 
 KBPS = 600_000
 WIDTH, HEIGHT, FPS = 640, 360, 30
@@ -230,14 +230,7 @@ async def _sfu(conn, mode: str) -> None:
 
 def client_entry(conn, result_conn, mode: str, n: int, window: float, setup_timeout: float) -> None:
     _child_setup(1)
-    try:
-        result = asyncio.run(_client(conn, mode, n, window, setup_timeout))
-    except Exception as exc:  # noqa: BLE001
-        result = {"error": f"{type(exc).__name__}: {exc}"}
-    try:
-        result_conn.send(result)
-    finally:
-        os._exit(0)
+    load_main(result_conn, _client(conn, mode, n, window, setup_timeout))
 
 
 def _pictures(count: int):

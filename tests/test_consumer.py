@@ -88,6 +88,20 @@ def test_consumer_answers_nack_from_the_cache_and_routes_pli_upstream():
     asyncio.run(run())
 
 
+class _Feeder:
+    """Sends pictures to one consumer as a producer would: consecutive sequence numbers, keyframe
+    flag on a key picture's first packet."""
+
+    def __init__(self, consumer):
+        self.consumer, self.seq = consumer, 0
+
+    async def __call__(self, payloads, key: bool) -> None:
+        for i, p in enumerate(payloads):
+            pkt = RtpPacket(payload_type=100, sequence_number=self.seq, timestamp=self.seq * 100, ssrc=HIGH, payload=p)
+            self.seq += 1
+            await self.consumer.send(pkt, keyframe=key and i == 0)
+
+
 def test_live3_audio_only_pauses_video_and_resumes_at_a_keyframe():
     from media.consumer import Consumer
 
@@ -95,14 +109,7 @@ def test_live3_audio_only_pauses_video_and_resumes_at_a_keyframe():
         producer, sender = _Producer(), _Sender()
         consumer = Consumer(producer, sender, payload_type=96)
         frames = _vp8_frames(3)
-        seq = 0
-
-        async def feed(payloads, key):
-            nonlocal seq
-            for i, p in enumerate(payloads):
-                pkt = RtpPacket(payload_type=100, sequence_number=seq, timestamp=seq * 100, ssrc=HIGH, payload=p)
-                seq += 1
-                await consumer.send(pkt, keyframe=key and i == 0)
+        feed = _Feeder(consumer)
 
         await feed(frames[0], True)
         sent = len(sender.transport.sent)
@@ -131,14 +138,7 @@ def test_a_consumer_starts_only_once_its_subscriber_can_receive():
         sender.transport.state = "connecting"
         consumer = Consumer(producer, sender, payload_type=96)
         frames = _vp8_frames(3)
-        seq = 0
-
-        async def feed(payloads, key):
-            nonlocal seq
-            for i, p in enumerate(payloads):
-                await consumer.send(RtpPacket(payload_type=100, sequence_number=seq, timestamp=seq, ssrc=HIGH,
-                                              payload=p), keyframe=key and i == 0)
-                seq += 1
+        feed = _Feeder(consumer)
 
         await feed(frames[0], True)  # arrives while connecting: not taken as the start
         sender.transport.state = "connected"
