@@ -76,6 +76,24 @@ async def measured_window(ch, st: dict, window: float, stats_future: asyncio.Fut
     return sfu, load_cpu
 
 
+def record_arrival(st: dict, sent: dict[bytes, float], lat: list[float], payload: bytes) -> None:
+    """A subscriber received ``payload``. During the window (+ in-flight grace) count it, and if the
+    publisher sent these exact bytes inside the window, count it delivered and note its latency
+    (the SFU rewrites headers only, so payloads match byte for byte)."""
+    until = st["until"]
+    if until is None:
+        return
+    now = time.monotonic()
+    if now > until:
+        return
+    if now <= st["t1"]:
+        st["received"] = st.get("received", 0) + 1
+    s = sent.get(payload)
+    if s is not None and st["t0"] <= s <= st["t1"]:
+        st["delivered"] += 1
+        lat.append(now - s)
+
+
 def percentile_ms(sorted_seconds: list[float], q: float) -> float | None:
     if not sorted_seconds:
         return None

@@ -51,7 +51,7 @@ import sys
 import threading
 import time
 
-from bench.harness import load_main, measured_window, percentile_ms, run_pair
+from bench.harness import load_main, measured_window, percentile_ms, record_arrival, run_pair
 from bench.sfu_fanout import Channel, _child_setup, _config, _rss_mb
 
 STUDENT = (320, 240, 5, 90_000)  # width, height, fps, target bps of the attendance stream
@@ -318,14 +318,7 @@ async def _load(conn, media: dict, students: int, subscribers: int, window: floa
         for t in pc.getTransceivers():
             async def tap(packet, arrival_time_ms, i=i):
                 count(i)
-                until = st["until"]
-                if until is not None:
-                    now = time.monotonic()
-                    if now <= until:
-                        s = sent.get(packet.payload)
-                        if s is not None and st["t0"] <= s <= st["t1"]:
-                            st["delivered"] += 1
-                            lat.append(now - s)
+                record_arrival(st, sent, lat, packet.payload)
             t.receiver._handle_rtp_packet = tap
         await pc.setLocalDescription(await pc.createAnswer())
         ch.send("sub_answer", i, pc.localDescription.sdp)

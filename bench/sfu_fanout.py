@@ -55,7 +55,7 @@ import sys
 import threading
 import time
 
-from bench.harness import load_main, measured_window, percentile_ms, replay_camera, run_pair
+from bench.harness import load_main, measured_window, percentile_ms, record_arrival, replay_camera, run_pair
 
 KBPS = 600_000
 WIDTH, HEIGHT, FPS = 640, 360, 30
@@ -288,16 +288,7 @@ async def _client(conn, mode: str, n: int, window: float, setup_timeout: float) 
         for t in pc.getTransceivers():
             async def tap(packet, arrival_time_ms, i=i):
                 counts[i] += 1
-                until = st["until"]
-                if until is not None:
-                    now = time.monotonic()
-                    if now <= until:
-                        if now <= st["t1"]:
-                            st["received"] += 1
-                        s = sent.get(packet.payload)
-                        if s is not None and st["t0"] <= s <= st["t1"]:
-                            st["delivered"] += 1
-                            lat.append(now - s)
+                record_arrival(st, sent, lat, packet.payload)
             t.receiver._handle_rtp_packet = tap
         await pc.setLocalDescription(await pc.createAnswer())
         ch.send("sub_answer", i, pc.localDescription.sdp)
