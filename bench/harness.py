@@ -94,6 +94,47 @@ def record_arrival(st: dict, sent: dict[bytes, float], lat: list[float], payload
         lat.append(now - s)
 
 
+class GcWatch:
+    """Garbage-collector pauses in this process (``gc.callbacks``): how many full collections and
+    the longest pause, for the latency tail's usual suspect."""
+
+    def __init__(self):
+        import gc
+        self.full, self.max_pause_ms, self._t = 0, 0.0, 0.0
+        self.by_gen = [0.0, 0.0, 0.0]
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+            return
+        pause = (time.perf_counter() - self._t) * 1000
+        self.max_pause_ms = max(self.max_pause_ms, pause)
+        gen = info.get("generation", 0)
+        self.by_gen[gen] = max(self.by_gen[gen], pause)
+        if info.get("generation") == 2:
+            self.full += 1
+
+    def reset(self) -> None:
+        self.full, self.max_pause_ms = 0, 0.0
+        self.by_gen = [0.0, 0.0, 0.0]
+
+    def report(self) -> dict:
+        return {"gc_full_collections": self.full, "gc_max_pause_ms": round(self.max_pause_ms, 1),
+                "gc_max_pause_ms_by_generation": [round(p, 1) for p in self.by_gen]}
+
+
+async def loop_lag(st: dict, lags: list[float], period: float = 0.01) -> None:
+    """How late this process's event loop wakes up during the window (cancel it when done): a load
+    process that is itself late inflates the latency it measures."""
+    while True:
+        t = time.monotonic()
+        await asyncio.sleep(period)
+        now = time.monotonic()
+        if st.get("t0") is not None and st["t0"] <= now <= st["t1"]:
+            lags.append(now - t - period)
+
+
 def percentile_ms(sorted_seconds: list[float], q: float) -> float | None:
     if not sorted_seconds:
         return None

@@ -51,7 +51,7 @@ import sys
 import threading
 import time
 
-from bench.harness import load_main, measured_window, percentile_ms, record_arrival, run_pair
+from bench.harness import GcWatch, load_main, loop_lag, measured_window, percentile_ms, record_arrival, run_pair
 from bench.sfu_fanout import Channel, _child_setup, _config, _rss_mb
 
 STUDENT = (320, 240, 5, 90_000)  # width, height, fps, target bps of the attendance stream
@@ -147,7 +147,9 @@ def packet_track(kind: str, payloads: list[bytes], rate: float, clock: int):
 def sfu_entry(conn, mode: str) -> None:
     _child_setup(0)
     try:
-        asyncio.run(_sfu(conn, mode))
+        from media import runtime
+        runtime.tune_gc()
+        runtime.run(_sfu(conn, mode))  # the loop and GC settings the server runs with
     except BaseException:  # noqa: BLE001
         import traceback
         traceback.print_exc()
@@ -200,6 +202,7 @@ async def _sfu(conn, mode: str) -> None:
         return not (pub.role == "student" and pub.source == "camera")
 
     win: dict = {}
+    gc_watch = GcWatch()
     while True:
         msg = await ch.queue.get()
         if msg is None or msg[0] == "quit":
@@ -223,18 +226,27 @@ async def _sfu(conn, mode: str) -> None:
             await room.answer(f"sub{msg[1]}", msg[2])
         elif kind == "win_start":
             win = {"cpu": time.process_time(), "fwd": forwarded(), "in": student_inbound(), "wall": time.monotonic()}
+            gc_watch.reset()
             if os.environ.get("LESSON_LOAD_PROFILE"):  # where the SFU's time goes (top functions to stderr)
                 import cProfile
                 win["prof"] = cProfile.Profile()
                 win["prof"].enable()
         elif kind == "win_end":
+            if os.environ.get("LESSON_LOAD_GCTYPES"):  # what the collector has to walk (top types to stderr)
+                import collections
+                import gc
+                for g in range(3):
+                    objs = gc.get_objects(g)
+                    top = collections.Counter(type(o).__qualname__ for o in objs).most_common(12)
+                    print(f"gc generation {g}: {len(objs)} objects, frozen {gc.get_freeze_count()}: {top}",
+                          file=sys.stderr, flush=True)
             if "prof" in win:
                 import pstats
                 win["prof"].disable()
                 pstats.Stats(win["prof"], stream=sys.stderr).sort_stats("tottime").print_stats(25)
             ch.send("stats", {"cpu_s": time.process_time() - win["cpu"], "forwarded": forwarded() - win["fwd"],
                               "inbound": student_inbound() - win["in"], "wall_s": time.monotonic() - win["wall"],
-                              "rss_mb": _rss_mb(), "threads": threading.active_count()})
+                              "rss_mb": _rss_mb(), "threads": threading.active_count(), **gc_watch.report()})
     try:
         await asyncio.wait_for(asyncio.gather(room.close(), *(p.close() for p in stock if hasattr(p, "close")),
                                               return_exceptions=True), 3)
@@ -373,7 +385,11 @@ async def _load(conn, media: dict, students: int, subscribers: int, window: floa
     receiving = sum(1 for c in counts if c)
     await asyncio.sleep(2.0)
 
+    lags: list[float] = []
+    lag_task = asyncio.ensure_future(loop_lag(st, lags))
     sfu, load_cpu = await measured_window(ch, st, window, stats_future)
+    lag_task.cancel()
+    lags.sort()
     published = sum(1 for s in sent_times if st["t0"] <= s <= st["t1"])
     lat.sort()
 
@@ -391,7 +407,9 @@ async def _load(conn, media: dict, students: int, subscribers: int, window: floa
         "delivery_ratio_all": round(min(in_window) / (sum(in_window[:PROBES]) / min(PROBES, subscribers)), 4)
         if subscribers and sum(in_window[:PROBES]) else None,
         "server_rss_mb": round(sfu["rss_mb"], 1), "server_threads": sfu["threads"],
-        "load_cores_used": round(load_cpu / window, 3), "_cpu_s": sfu["cpu_s"], "_forwarded": sfu["forwarded"],
+        "server_gc_full_collections": sfu["gc_full_collections"], "server_gc_max_pause_ms": sfu["gc_max_pause_ms"],
+        "server_gc_max_pause_ms_by_generation": sfu["gc_max_pause_ms_by_generation"],
+        "load_cores_used": round(load_cpu / window, 3), "load_loop_lag_p99_ms": percentile_ms(lags, 0.99), "_cpu_s": sfu["cpu_s"], "_forwarded": sfu["forwarded"],
         "_inbound": sfu["inbound"],
     }
     pump_task.cancel()

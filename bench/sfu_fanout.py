@@ -142,7 +142,9 @@ def _count_keyframe_requests(producer, kf: dict) -> None:
 def sfu_entry(conn, mode: str) -> None:
     _child_setup(0)
     try:
-        asyncio.run(_sfu(conn, mode))
+        from media import runtime
+        runtime.tune_gc()
+        runtime.run(_sfu(conn, mode))  # the loop and GC settings the server runs with
     except BaseException:  # noqa: BLE001 - show it, then leave without waiting for threads
         import traceback
         traceback.print_exc()
@@ -212,10 +214,19 @@ async def _sfu(conn, mode: str) -> None:
             else:
                 await relay_pcs[i].setRemoteDescription(RTCSessionDescription(sdp, "answer"))
         elif kind == "win_start":
-            win = {"cpu": time.process_time(), "fwd": forwarded(), "wall": time.monotonic(), **kf}
+            win = {"cpu": time.process_time(), "sys": os.times().system, "fwd": forwarded(), "wall": time.monotonic(), **kf}
+            if os.environ.get("SFU_FANOUT_PROFILE"):  # where the SFU's time goes (top functions to stderr)
+                import cProfile
+                win["prof"] = cProfile.Profile()
+                win["prof"].enable()
         elif kind == "win_end":
+            if "prof" in win:
+                import pstats
+                win["prof"].disable()
+                pstats.Stats(win["prof"], stream=sys.stderr).sort_stats("tottime").print_stats(22)
             cpu, fwd, wall = time.process_time() - win["cpu"], forwarded() - win["fwd"], time.monotonic() - win["wall"]
             ch.send("stats", {"cpu_s": cpu, "forwarded": fwd, "wall_s": wall, "rss_mb": _rss_mb(),
+                              "kernel_share": round((os.times().system - win["sys"]) / cpu, 2) if cpu else None,
                               "threads": threading.active_count(),
                               "keyframe_requests_from_consumers": kf["requests"] - win["requests"],
                               "plis_to_publisher": kf["plis"] - win["plis"]})
@@ -351,6 +362,8 @@ async def _client(conn, mode: str, n: int, window: float, setup_timeout: float) 
         "forwarded_packets": sfu["forwarded"],
         "us_per_forwarded_packet": round(us, 1) if us else None,
         "cpu_pct_one_core": round(sfu["cpu_s"] / sfu["wall_s"] * 100, 1),
+        # of that CPU, the kernel's part: on loopback, sendto also runs the receiving side's UDP path
+        "sfu_kernel_share": sfu.get("kernel_share"),
         # Relay re-encodes, so payloads cannot be matched: count what arrived during the window instead.
         "delivery_ratio": round((st["delivered"] if mode == "ours" else st["received"]) / (published * n), 4)
         if published else None,

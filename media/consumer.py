@@ -13,11 +13,13 @@ import logging
 import time
 from typing import TYPE_CHECKING, Callable
 
-from aiortc import clock
+from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.rtp import (RTCP_PSFB_APP, RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRrPacket,
                         RtcpRtpfbPacket, RtcpSrPacket, RtpPacket, unpack_remb_fci)
 
+from media.egress import Egress
+from media.ingress import run_now
 from media.layerselector import LayerSelector
 from media.rtprewriter import ANY, RtpRewriter, make_template
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from media.producer import Producer
 
 log = logging.getLogger("qihang.media")
+NTP_EPOCH_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix); aiortc's clock goes via datetime
 
 
 class Consumer:
@@ -52,6 +55,7 @@ class Consumer:
         self.octets = 0
         self.paused = False
         self.closed = False
+        self._egress = Egress(sender) if isinstance(sender.transport, RTCDtlsTransport) else None
         self._route_rtcp()
         self.producer.consumers.add(self)
 
@@ -132,8 +136,10 @@ class Consumer:
                 self.rewriter.switch_to_keyframe()
             await self.producer.request_keyframe()
 
-    async def send(self, packet: RtpPacket, keyframe: bool, producer: "Producer | None" = None,
-                   template: bytes | None = None) -> None:
+    def push(self, packet: RtpPacket, keyframe: bool, producer: "Producer | None" = None,
+             template: bytes | None = None) -> None:
+        """Forward one source packet now: the producer's hot path, called once per consumer per
+        packet, so it is synchronous (no coroutine per consumer) and sends through ``Egress``."""
         if self.paused:
             return
         if not self.sent and self.sender.transport.state != "connected":
@@ -150,7 +156,12 @@ class Consumer:
             return
         if producer is not None and producer is self.target:  # the switch happened at this keyframe
             self._switched(producer)
-        await self._write(data, len(packet.payload), self.rewriter.last_ts)
+        self._emit(data, len(packet.payload), self.rewriter.last_ts)
+
+    async def send(self, packet: RtpPacket, keyframe: bool, producer: "Producer | None" = None,
+                   template: bytes | None = None) -> None:
+        """``push`` for callers that await."""
+        self.push(packet, keyframe, producer, template)
 
     def _switched(self, producer: "Producer") -> None:
         self.producer.consumers.discard(self)
@@ -159,16 +170,25 @@ class Consumer:
         if self.on_layer is not None:
             self.on_layer(self, self.layer, self.selector.reason if self.selector else "")
 
+    def _emit(self, data: bytearray, payload_len: int, ts: int) -> None:
+        if self._egress is not None and self._egress.send_rtp(bytes(data)):
+            self._count(payload_len, ts)
+        else:  # not connected yet, a TURN-relayed pair, or a test's transport: aiortc's own path
+            run_now(self._write(data, payload_len, ts))
+
     async def _write(self, data: bytearray, payload_len: int, ts: int) -> None:
         try:
             await self.sender.transport._send_rtp(bytes(data))
         except ConnectionError:
             return
+        self._count(payload_len, ts)
+
+    def _count(self, payload_len: int, ts: int) -> None:
         self.sent += 1
         self.octets += payload_len
         # Keep the idle sender's RTCP sender reports true (A/V sync, stats in the browser).
         s = self.sender
-        s._RTCRtpSender__ntp_timestamp = clock.current_ntp_time()
+        s._RTCRtpSender__ntp_timestamp = int((time.time() + NTP_EPOCH_OFFSET) * 4294967296.0)
         s._RTCRtpSender__rtp_timestamp = ts
         s._RTCRtpSender__packet_count = self.sent
         s._RTCRtpSender__octet_count = self.octets
@@ -179,14 +199,15 @@ class Consumer:
             return
         ssrc, src_seq, ts = source
         for producer in self.layers:
-            packet = producer.cache.get(src_seq)
-            if packet is not None and packet.ssrc == ssrc:
-                data = bytearray(make_template(packet.payload))
-                data[1] = (packet.marker << 7) | self.payload_type
+            cached = producer.cache.get(src_seq)  # (ssrc, marker, template): see Producer.on_packet
+            if cached is not None and cached[0] == ssrc:
+                _, marker, template = cached
+                data = bytearray(template)
+                data[1] = (marker << 7) | self.payload_type
                 data[2:4] = out_seq.to_bytes(2, "big")
                 data[4:8] = ts.to_bytes(4, "big")
                 data[8:12] = self.ssrc.to_bytes(4, "big")
-                await self._write(data, len(packet.payload), ts)
+                self._emit(data, len(template) - 12, ts)
                 return
 
     def close(self) -> None:

@@ -21,7 +21,8 @@ class PacketCache:
         self._top_ext = 0  # the same, unwrapped: counts every wrap since the first packet
 
     def put(self, seq: int, packet: Any) -> None:
-        """Store a packet (raw bytes or an RtpPacket) under its 16-bit sequence number."""
+        """Store a packet under its 16-bit sequence number. Keep values immutable and untracked by the
+        garbage collector (bytes, tuples of ints and bytes): caches are long-lived and large."""
         if self._top is None:
             self._top, self._top_ext = seq, seq
             ext = seq

@@ -14,6 +14,7 @@ from aiortc.codecs import is_rtx
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, RtpPacket, pack_remb_fci, unwrap_rtx
 
+from media import ingress
 from media.keyframe import KeyframeRequestLimiter, is_keyframe
 from media.packetcache import PacketCache
 from media.rtprewriter import make_template
@@ -49,6 +50,7 @@ class Producer:
 
     def _tap(self) -> None:
         r = self.receiver
+        ingress.drop_estimator(r)  # the tap below replaces the path that would feed it
         streams = r._RTCRtpReceiver__remote_streams  # noqa: SLF001 - feeds aiortc's receiver reports
         codecs = r._RTCRtpReceiver__codecs
         nack = r._RTCRtpReceiver__nack_generator
@@ -89,12 +91,15 @@ class Producer:
         if self.max_bitrate and now - self._remb_at >= REMB_INTERVAL:
             self._remb_at = now
             await self._send_remb(self.max_bitrate)
-        self.cache.put(packet.sequence_number, packet)
+        # Once per packet; each consumer patches a copy. The cache keeps only immutable values (no
+        # RtpPacket objects): a few hundred caches of 512 packets would otherwise fill the garbage
+        # collector's oldest generation, whose full passes stalled forwarding for 100s of ms.
+        template = make_template(packet.payload)
+        self.cache.put(packet.sequence_number, (packet.ssrc, packet.marker, template))
         if not self.consumers:
             return
-        template = make_template(packet.payload)  # once per packet; each consumer patches a copy
         for consumer in tuple(self.consumers):
-            await consumer.send(packet, keyframe, self, template)
+            consumer.push(packet, keyframe, self, template)
 
     def bitrate(self, now: float | None = None) -> float:
         """Payload bits per second over the last second or so (what a layer costs a subscriber)."""

@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
+from media import ingress
 from media.consumer import Consumer
 from media.producer import Producer
 from media.publication import LAYER_OF, SOURCES, Publication
@@ -72,8 +73,11 @@ class Publisher:
 
 
 class MediaRoom:
-    def __init__(self, config: RTCConfiguration | None = None, *, on_event: EventSink | None = None):
+    def __init__(self, config: RTCConfiguration | None = None, *, on_event: EventSink | None = None,
+                 lean_ingress: bool = True):
+        """``lean_ingress``: handle SRTP where it arrives (media/ingress.py); off only to measure."""
         self.config = config or RTCConfiguration(iceServers=[])
+        self.lean_ingress = lean_ingress
         self.publishers: dict[str, Publisher] = {}
         self.subscribers: dict[str, Subscriber] = {}
         self.on_event = on_event
@@ -261,6 +265,7 @@ class MediaRoom:
                     changed = True
                     continue
                 t = sub.pc.addTransceiver(ForwardedTrack(pub.kind), direction="sendonly")
+                ingress.drop_estimator(t.receiver)
                 _same_codec(t, pub)
                 t._qihang_pub = pub
                 added = True
@@ -338,6 +343,9 @@ class MediaRoom:
         ~30 s: close just that peer and tell the caller, who may offer the client a new connection."""
         @pc.on("connectionstatechange")
         async def changed() -> None:
+            if pc.connectionState == "connected" and self.lean_ingress:
+                ingress.install(pc)
+                return
             # aiortc closes the whole connection when ICE consent expires ("closed" rather than
             # "failed"); a close we asked for has already removed the peer, so it is ignored here.
             if pc.connectionState not in ("failed", "closed") or self._closing:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiortc.rtp import RtpPacket
 
+from media.ingress import run_now
+
 if TYPE_CHECKING:
     from media.producer import Producer
     from media.publication import Publication
@@ -29,6 +31,15 @@ class Sink:
         self.packets = 0
         self.closed = False
         self.producer.consumers.add(self)
+
+    def push(self, packet: RtpPacket, keyframe: bool, producer: "Producer | None" = None,
+             template: bytes | None = None) -> None:
+        """Called by the producer for every packet, as for a Consumer. An awaitable ``on_packet``
+        result is run at once (media/ingress.run_now): it must not hold the packet up."""
+        self.packets += 1
+        result = self.on_packet(packet, keyframe, self.producer)
+        if result is not None:
+            run_now(result)
 
     async def send(self, packet: RtpPacket, keyframe: bool, producer: "Producer | None" = None,
                    template: bytes | None = None) -> None:

@@ -33,6 +33,8 @@ def cmd_serve(settings: Settings, args) -> int:
     if args.migrate:
         cmd_migrate(settings, args)
     app = create_app(settings)
+    from media import runtime
+    runtime.tune_gc()  # after the imports, before the first lesson's connections
     # Room messages are small and go to up to 200 sockets each: per-message deflate would compress
     # every one of them once per recipient (measured by bench/join_storm), so it is off.
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False,

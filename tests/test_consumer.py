@@ -16,6 +16,7 @@ from aiortc.rtp import RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfb
 from PIL import Image, ImageDraw
 
 from media.packetcache import PacketCache
+from media.rtprewriter import make_template
 
 HIGH = 0x1111
 
@@ -72,7 +73,7 @@ def test_consumer_answers_nack_from_the_cache_and_routes_pli_upstream():
         packets = [RtpPacket(payload_type=100, sequence_number=1000 + i, timestamp=9000, ssrc=HIGH, payload=p)
                    for i, p in enumerate(frames[0] + frames[1])]
         for i, p in enumerate(packets):
-            producer.cache.put(p.sequence_number, p)
+            producer.cache.put(p.sequence_number, (p.ssrc, p.marker, make_template(p.payload)))  # as Producer does
             await consumer.send(p, keyframe=(i == 0))
         assert len(sender.transport.sent) == len(packets)
         first = RtpPacket.parse(sender.transport.sent[1])

@@ -15,6 +15,7 @@ from media.consumer import Consumer
 from media.layerselector import HIGH, LOW, LayerSelector
 from media.packetcache import PacketCache
 from media.publication import Publication
+from media.rtprewriter import make_template
 from tests.test_consumer import _Sender, _vp8_frames
 
 HIGH_BPS = 500_000
@@ -93,7 +94,7 @@ class _Layer:
             pkt = RtpPacket(payload_type=100, sequence_number=self.seq, timestamp=self.seq * 3000, ssrc=self.ssrc,
                             payload=payload, marker=int(i == len(payloads) - 1))
             self.seq += 1
-            self.cache.put(pkt.sequence_number, pkt)
+            self.cache.put(pkt.sequence_number, (pkt.ssrc, pkt.marker, make_template(payload)))
             for consumer in tuple(self.consumers):
                 await consumer.send(pkt, keyframe and i == 0, self)
 
