@@ -116,8 +116,9 @@ def encode_opus() -> list[bytes]:
     return out
 
 
-def packet_track(kind: str, payloads: list[bytes], rate: float, clock: int):
-    """A track that replays encoded frames at ``rate`` per second (aiortc packs them, no encoding)."""
+def packet_track(kind: str, payloads: list[bytes], rate: float, clock: int, phase: float = 0.0):
+    """A track that replays encoded frames at ``rate`` per second (aiortc packs them, no encoding),
+    starting ``phase`` of the way into the loop: independent encoders' keyframes do not coincide."""
     import av
     from aiortc.mediastreams import MediaStreamTrack
 
@@ -126,6 +127,7 @@ def packet_track(kind: str, payloads: list[bytes], rate: float, clock: int):
             super().__init__()
             self.kind = kind
             self.n = 0
+            self.skip = round(phase * len(payloads))
             self.start: float | None = None
 
         async def recv(self):
@@ -135,7 +137,7 @@ def packet_track(kind: str, payloads: list[bytes], rate: float, clock: int):
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            packet = av.Packet(payloads[self.n % len(payloads)])
+            packet = av.Packet(payloads[(self.n + self.skip) % len(payloads)])
             packet.pts, packet.time_base = round(self.n * clock / rate), fractions.Fraction(1, clock)
             self.n += 1
             return packet
@@ -203,6 +205,9 @@ async def _sfu(conn, mode: str) -> None:
 
     win: dict = {}
     gc_watch = GcWatch()
+    sfu_st: dict = {"t0": None}
+    sfu_lags: list[float] = []
+    asyncio.ensure_future(loop_lag(sfu_st, sfu_lags))
     while True:
         msg = await ch.queue.get()
         if msg is None or msg[0] == "quit":
@@ -227,6 +232,7 @@ async def _sfu(conn, mode: str) -> None:
         elif kind == "win_start":
             win = {"cpu": time.process_time(), "fwd": forwarded(), "in": student_inbound(), "wall": time.monotonic()}
             gc_watch.reset()
+            sfu_st.update(t0=time.monotonic(), t1=time.monotonic() + 3600)
             if os.environ.get("LESSON_LOAD_PROFILE"):  # where the SFU's time goes (top functions to stderr)
                 import cProfile
                 win["prof"] = cProfile.Profile()
@@ -246,7 +252,9 @@ async def _sfu(conn, mode: str) -> None:
                 pstats.Stats(win["prof"], stream=sys.stderr).sort_stats("tottime").print_stats(25)
             ch.send("stats", {"cpu_s": time.process_time() - win["cpu"], "forwarded": forwarded() - win["fwd"],
                               "inbound": student_inbound() - win["in"], "wall_s": time.monotonic() - win["wall"],
-                              "rss_mb": _rss_mb(), "threads": threading.active_count(), **gc_watch.report()})
+                              "rss_mb": _rss_mb(), "threads": threading.active_count(), **gc_watch.report(),
+                              "loop_lag_p99_ms": percentile_ms(sorted(sfu_lags), 0.99),
+                              "loop_lag_max_ms": percentile_ms(sorted(sfu_lags), 1.0)})
     try:
         await asyncio.wait_for(asyncio.gather(room.close(), *(p.close() for p in stock if hasattr(p, "close")),
                                               return_exceptions=True), 3)
@@ -355,9 +363,9 @@ async def _load(conn, media: dict, students: int, subscribers: int, window: floa
     if subscribers:  # the lecturer: camera (two layers) + microphone, and a screen share
         main = await publish("lec/main", [
             ("camera", packet_track("video", media["camera"], CAMERA[2], 90000), "video/VP8"),
-            ("camera_low", packet_track("video", media["camera_low"], CAMERA_LOW[2], 90000), "video/VP8"),
+            ("camera_low", packet_track("video", media["camera_low"], CAMERA_LOW[2], 90000, phase=1 / 3), "video/VP8"),
             ("mic", packet_track("audio", media["opus"], 50, 48000), "audio/opus")], 1, "lecturer")
-        await publish("lec/screen", [("screen", packet_track("video", media["screen"], SCREEN[2], 90000),
+        await publish("lec/screen", [("screen", packet_track("video", media["screen"], SCREEN[2], 90000, phase=2 / 3),
                                       "video/VP8")], 1, "lecturer")
         high = main.getTransceivers()[0].sender.transport
         orig_send = high._send_rtp
@@ -409,6 +417,7 @@ async def _load(conn, media: dict, students: int, subscribers: int, window: floa
         "server_rss_mb": round(sfu["rss_mb"], 1), "server_threads": sfu["threads"],
         "server_gc_full_collections": sfu["gc_full_collections"], "server_gc_max_pause_ms": sfu["gc_max_pause_ms"],
         "server_gc_max_pause_ms_by_generation": sfu["gc_max_pause_ms_by_generation"],
+        "server_loop_lag_p99_ms": sfu["loop_lag_p99_ms"], "server_loop_lag_max_ms": sfu["loop_lag_max_ms"],
         "load_cores_used": round(load_cpu / window, 3), "load_loop_lag_p99_ms": percentile_ms(lags, 0.99), "_cpu_s": sfu["cpu_s"], "_forwarded": sfu["forwarded"],
         "_inbound": sfu["inbound"],
     }

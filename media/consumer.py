@@ -140,7 +140,7 @@ class Consumer:
              template: bytes | None = None) -> None:
         """Forward one source packet now: the producer's hot path, called once per consumer per
         packet, so it is synchronous (no coroutine per consumer) and sends through ``Egress``."""
-        if self.paused:
+        if self.paused or self.closed:
             return
         if not self.sent and self.sender.transport.state != "connected":
             # Not before the subscriber's DTLS is up: a keyframe written now would be lost, and the

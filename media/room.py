@@ -149,6 +149,7 @@ class MediaRoom:
         if pub is None:
             return
         for producer in pub.producers:
+            producer.close()
             for consumer in list(producer.consumers):
                 consumer.close()
         await pub.pc.close()
