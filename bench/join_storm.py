@@ -123,6 +123,8 @@ def server_entry(data_dir: str, port: int, log_path: str, profile_path: str | No
     from server.app import create_app
     from server.services import Services
     app = create_app(services=Services.build(_settings(data_dir)))
+    from media import runtime
+    runtime.tune_gc()  # as `qihang serve` does
     if profile_path:
         import cProfile
         prof = cProfile.Profile(time.thread_time)  # CPU time, not wall time (idle waits excluded)

@@ -171,7 +171,7 @@ class Consumer:
             self.on_layer(self, self.layer, self.selector.reason if self.selector else "")
 
     def _emit(self, data: bytearray, payload_len: int, ts: int) -> None:
-        if self._egress is not None and self._egress.send_rtp(bytes(data)):
+        if self._egress is not None and self._egress.send_rtp(data):
             self._count(payload_len, ts)
         else:  # not connected yet, a TURN-relayed pair, or a test's transport: aiortc's own path
             run_now(self._write(data, payload_len, ts))
