@@ -20,6 +20,7 @@ from typing import Any, Coroutine
 
 import pylibsrtp
 from aiortc import clock
+from aiortc.rtcdtlstransport import State
 from aiortc.rtp import is_rtcp
 
 log = logging.getLogger("qihang.media")
@@ -91,7 +92,7 @@ def _short_circuit(dtls, connection) -> None:
 
     def data_received(data: bytes, component: int) -> None:
         first = data[0] if data else 0
-        if not 127 < first < 192 or dtls._rx_srtp is not srtp:
+        if not 127 < first < 192 or dtls._rx_srtp is not srtp or dtls._state is not State.CONNECTED:
             queued(data, component)
             return
         counters._RTCDtlsTransport__rx_bytes += len(data)
