@@ -1,4 +1,4 @@
-"""The ``qihang`` command: serve, migrate, demo."""
+"""The ``qihang`` command: serve, migrate, demo, attendance."""
 from __future__ import annotations
 
 import argparse
@@ -42,6 +42,32 @@ def cmd_serve(settings: Settings, args) -> int:
     return 0
 
 
+def cmd_attendance(settings: Settings, args) -> int:
+    """ATT-2: a class's per-lesson attendance, printed or written as CSV."""
+    from datetime import datetime, timezone
+
+    from server.attendance.report import UnknownClass, class_attendance, to_csv, to_text
+    from server.services import Services
+    svc = Services.build(settings)
+    try:
+        with svc.db.session() as s:
+            rows = class_attendance(s, args.class_id, svc.profiles, datetime.now(timezone.utc))
+    except UnknownClass:
+        print(f"没有编号为 {args.class_id} 的班级 / no class with id {args.class_id}", file=sys.stderr)
+        return 2
+    if args.csv:
+        text = to_csv(rows)
+        if args.csv == "-":
+            sys.stdout.write(text)
+        else:
+            with open(args.csv, "w", encoding="utf-8-sig", newline="") as f:  # BOM: Excel opens it as UTF-8
+                f.write(text)
+            print(f"已导出 {len(rows)} 行 / exported {len(rows)} rows: {args.csv}")
+    else:
+        sys.stdout.write(to_text(rows))
+    return 0
+
+
 def _safe_url(url: str) -> str:
     if "@" in url:
         scheme, rest = url.split("://", 1)
@@ -59,12 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--migrate", action="store_true", help="migrate before serving")
+    att = sub.add_parser("attendance", help="print or export a class's per-lesson attendance (ATT-2)")
+    att.add_argument("class_id", type=int)
+    att.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-' for standard output)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings.from_env()
-    return {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve}[args.command](settings, args)
+    return {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve,
+            "attendance": cmd_attendance}[args.command](settings, args)
 
 
 if __name__ == "__main__":

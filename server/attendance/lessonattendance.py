@@ -42,6 +42,7 @@ class AttendanceRules:
     max_sample_gap: timedelta = timedelta(seconds=90)  # > the sampler's longest interval + keyframe wait
     camera_required: bool = True
     grace: timedelta = eventlog.DEFAULT_GRACE
+    max_skew: timedelta = timedelta(seconds=2)  # clocks of the app nodes writing one log
 
     @classmethod
     def from_profile(cls, profile: Any, **overrides) -> "AttendanceRules":
@@ -190,7 +191,7 @@ def attendance(events: Iterable[Any], students: Iterable[int], *, until: datetim
     intervals up to ``until`` (now, or the lesson's end)."""
     events = list(events)
     students = list(students)
-    pres = eventlog.presence(events, grace=rules.grace)
+    pres = eventlog.presence(events, grace=rules.grace, max_skew=rules.max_skew)
 
     def connected(uid: int) -> list[Span]:
         p = pres.get(uid)
