@@ -13,11 +13,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e .
 	$(PY) -m media.facemodels install
+	$(PY) -m media.samplefaces
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PIP) install --quiet -e '.[test]'
-	$(PY) -m tests.faceassets
 	touch $@
 
 install: $(VENV)/.installed

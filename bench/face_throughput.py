@@ -79,7 +79,7 @@ def main() -> None:
         pass
     from media.facecheck import FaceChecker, FaceTrack
     from media.faceembedder import distance
-    from tests.faceassets import load_rgb
+    from media.samplefaces import load_rgb
 
     people = {"astronaut": load_rgb("astronaut.png"), "hopper": load_rgb("grace_hopper.jpg")}
     checker = FaceChecker()

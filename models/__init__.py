@@ -8,12 +8,13 @@ from models.audit import AuditLog
 from models.calendar import CalendarOverride
 from models.classes import ClassAssistant, ClassLecturer, ClassTransition, Enrolment, Lesson, TrainingClass
 from models.events import LessonEvent
+from models.faces import FaceTemplate
 from models.files import StoredFile
 from models.institutions import Institution
 from models.people import LecturerProfile, StudentProfile
 
 __all__ = [
     "AuditLog", "AuthSession", "Base", "CalendarOverride", "ClassAssistant", "ClassLecturer",
-    "ClassTransition", "Enrolment", "Institution", "LecturerProfile", "Lesson", "LessonEvent", "StoredFile",
+    "ClassTransition", "Enrolment", "FaceTemplate", "Institution", "LecturerProfile", "Lesson", "LessonEvent", "StoredFile",
     "StudentProfile", "TrainingClass", "User",
 ]

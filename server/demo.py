@@ -46,6 +46,13 @@ def jpeg(w: int, h: int, label: str, seed: int = 0) -> bytes:
     return buf.getvalue()
 
 
+def demo_face(i: int) -> bytes:
+    """A reference photo with a real face (registration enrols it): the two public-domain sample
+    faces of media/samplefaces.py, installed by `make install`, alternating between students."""
+    from media.samplefaces import portrait_jpeg
+    return portrait_jpeg("astronaut.png" if i % 2 == 0 else "grace_hopper.jpg", 300, 420, seed=i)
+
+
 def _ok(resp, what: str) -> dict:
     if resp.status_code >= 400:
         raise RuntimeError(f"demo step failed ({what}): {resp.status_code} {resp.text}")
@@ -103,7 +110,7 @@ def load_demo(svc: Services) -> DemoInfo:
             "target_group": "registered_unemployed", "consent": "true"},
             files={"id_front": ("f.jpg", jpeg(640, 400, "ID FRONT", i), "image/jpeg"),
                    "id_back": ("b.jpg", jpeg(640, 400, "ID BACK", i), "image/jpeg"),
-                   "reference_photo": ("p.jpg", jpeg(300, 420, "PHOTO", i), "image/jpeg"),
+                   "reference_photo": ("p.jpg", demo_face(i), "image/jpeg"),
                    "evidence": ("e.jpg", jpeg(400, 300, "EVIDENCE", i), "image/jpeg")})
         students.append((_ok(resp, "register")["student"]["id"], mobile))
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from models.db import Database
 from server.files import FileStore
+from server.identity.faceenrolment import FaceEnrolment
 from server.identity.fieldcrypto import FieldCipher
 from server.policy.profiles import PolicyProfile, load_profiles
 from server.settings import Settings
@@ -26,6 +27,7 @@ class Services:
     cipher: FieldCipher
     files: FileStore
     profiles: dict[str, PolicyProfile]
+    faces: FaceEnrolment
     clock: Callable[[], datetime] = field(default=system_clock)
 
     @classmethod
@@ -37,6 +39,7 @@ class Services:
             cipher=cipher,
             files=FileStore(settings.uploads_dir, cipher),
             profiles=load_profiles(settings.profiles_dir),
+            faces=FaceEnrolment(cipher),
         )
 
     def now(self) -> datetime:

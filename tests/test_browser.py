@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 from PIL import Image, ImageDraw
 
+from tests.world import face_photo
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
@@ -212,7 +214,8 @@ def test_student_registers_on_a_phone(tabs):
     page.fill("#graduation_year", "2017")
     page.set_input_files("#id_front", photo("id_front", 640, 400))
     page.set_input_files("#id_back", photo("id_back", 640, 400))
-    page.set_input_files("#reference_photo", photo("reference", 300, 400))
+    page.set_input_files("#reference_photo", {"name": "reference.jpg", "mimeType": "image/jpeg",
+                                              "buffer": face_photo("grace_hopper.jpg")})
     page.set_input_files("#evidence", photo("evidence", 500, 360))
     page.check("#consent")
     assert page.locator("#consent").get_attribute("value") == "true"

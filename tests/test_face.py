@@ -12,7 +12,7 @@ import pytest
 from media import facemodels
 from media.facecheck import (ABSENT, MATCH, MISMATCH, NO_TEMPLATE, POOR, SEVERAL, EnrolmentError, FaceChecker,
                              FaceSettings, FaceTrack)
-from tests.faceassets import load_rgb
+from media.samplefaces import load_rgb
 
 
 def _frame(img: np.ndarray, x: int = 0, y: int = 0, scale: float = 0.5) -> np.ndarray:

@@ -25,6 +25,17 @@ def image(w: int = 640, h: int = 400, fmt: str = "JPEG", color=(200, 180, 160)) 
     return buf.getvalue()
 
 
+def face_photo(name: str = "astronaut.png") -> bytes:
+    """A 1-inch reference photo with one real face (registration enrols it, ATT-2)."""
+    if name not in _FACES:
+        from media.samplefaces import portrait_jpeg
+        _FACES[name] = portrait_jpeg(name)
+    return _FACES[name]
+
+
+_FACES: dict[str, bytes] = {}
+
+
 def auth(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
@@ -116,7 +127,7 @@ class World:
                 "mobile": f"139{20000000 + self.seq:08d}", "household_registration": "北京市朝阳区",
                 "target_group": "registered_unemployed", "consent": "true"}
         files = {"id_front": ("front.jpg", image(), "image/jpeg"), "id_back": ("back.png", image(fmt="PNG"), "image/png"),
-                 "reference_photo": ("me.jpg", image(300, 400), "image/jpeg"),
+                 "reference_photo": ("me.jpg", face_photo(), "image/jpeg"),
                  "evidence": ("ev.jpg", image(400, 300), "image/jpeg")}
         for k, v in overrides.items():
             if v is None:

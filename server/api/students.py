@@ -138,6 +138,9 @@ def register(ctx: Ctx, form: dict):
     images = {k: process_image(u.data, "reference" if k == "reference_photo" else k, field=k)
               for k, u in uploads.items()}
     ev_image = process_image(evidence.data, "evidence", field="evidence") if evidence else None
+    # ATT-1/2: the reference photo must show exactly one clear face; its descriptor is the template
+    # attendance checks compare with (refused with FACE_NO_FACE / FACE_SEVERAL_FACES / FACE_POOR_QUALITY).
+    template = ctx.svc.faces.template_from_photo(images["reference_photo"].data, field="reference_photo")
 
     user = User(username=mobile, password_hash=hash_password(password), role="student", display_name=real_name,
                 created_at=ctx.now)
@@ -158,6 +161,7 @@ def register(ctx: Ctx, form: dict):
     )
     ctx.s.add(profile)
     ctx.s.flush()
+    ctx.svc.faces.save(ctx.s, user.id, template, source="reference", photo_file_id=files["reference_photo"].id)
     ctx.user = user
     ctx.audit("student.register", target_type="student", target_id=user.id, institution_id=inst.id,
               region_code=inst.region_code, id_masked=profile.id_masked)
