@@ -16,7 +16,7 @@ import os
 import random
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from aiortc.codecs.h264 import h264_depayload
 from aiortc.codecs.vpx import vp8_depayload
@@ -98,10 +98,15 @@ class _Collector:
 
 
 class FrameSampler:
-    def __init__(self, room, on_sample: Callable[[Sample], Any], executor: Executor, *,
+    def __init__(self, room, on_sample: Callable[[Any], Any], executor: Executor | None, *,
                  interval: tuple[float, float] = (20.0, 40.0), keyframe_wait: float = 5.0,
-                 wants: Callable[[Publication], bool] | None = None):
+                 wants: Callable[[Publication], bool] | None = None,
+                 analyse: Callable[[Publication, bytes], Awaitable[Any]] | None = None):
+        """``analyse``: what to do with a collected keyframe instead of decoding it here (e.g.
+        decode and check the face in one worker hop); its result goes to ``on_sample``. A keyframe
+        that did not come still gives ``on_sample`` a Sample with ``error="no_keyframe"``."""
         self.room, self.on_sample, self.executor = room, on_sample, executor
+        self.analyse = analyse
         self.interval, self.keyframe_wait = interval, keyframe_wait
         self.wants = wants or (lambda pub: pub.role == "student" and pub.source == "camera" and pub.kind == "video")
         self._tasks: dict[int, asyncio.Task] = {}
@@ -133,6 +138,12 @@ class FrameSampler:
             except asyncio.TimeoutError:
                 await self._deliver(Sample(pub.user_id, pub.pid, error="no_keyframe"))
                 continue
+            if self.analyse is not None:
+                try:
+                    await self._deliver(await self.analyse(pub, data))
+                except Exception:  # noqa: BLE001 - one failed analysis must not stop sampling
+                    log.exception("analysing a sample of %s failed", pub.pid)
+                continue
             try:
                 w, h, rgb, worker = await loop.run_in_executor(self.executor, decode_keyframe, pub.mime, data)
                 sample = Sample(pub.user_id, pub.pid, w, h, rgb, worker_pid=worker)
@@ -140,7 +151,7 @@ class FrameSampler:
                 sample = Sample(pub.user_id, pub.pid, error=str(exc))
             await self._deliver(sample)
 
-    async def _deliver(self, sample: Sample) -> None:
+    async def _deliver(self, sample: Any) -> None:
         try:
             result = self.on_sample(sample)
             if asyncio.iscoroutine(result):

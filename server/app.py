@@ -60,6 +60,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         from server.live.roomhub import RoomHub
         live["bus"] = make_bus(svc.settings)
         live["hub"] = RoomHub(live["bus"])
+        if svc.settings.face_attendance:
+            from server.live.faceattendance import FaceAttendance
+            live["hub"].faces = FaceAttendance(svc, live["hub"], live["bus"].node_id,
+                                               interval=svc.settings.face_sample_seconds)
         try:
             yield
         finally:

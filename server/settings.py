@@ -35,6 +35,8 @@ class Settings:
     turn_urls: tuple[str, ...] = ()  # the deployment's own coturn, e.g. turn:turn.example:3478?transport=udp
     turn_secret: str | None = None  # coturn static-auth-secret (TURN REST credentials)
     turn_ttl_seconds: int = 6 * 3600
+    face_attendance: bool = True  # ATT-1: sample and check students' cameras in live rooms
+    face_sample_seconds: tuple[float, float] = (20.0, 40.0)  # random interval between a student's samples
 
     @property
     def uploads_dir(self) -> Path:
@@ -71,7 +73,20 @@ class Settings:
             turn_urls=_list(env.get("QIHANG_TURN_URLS")),
             turn_secret=env.get("QIHANG_TURN_SECRET") or _read(env.get("QIHANG_TURN_SECRET_FILE")),
             turn_ttl_seconds=_int(env, "QIHANG_TURN_TTL_SECONDS", 6 * 3600),
+            face_attendance=(env.get("QIHANG_FACE_ATTENDANCE") or "1") not in ("0", "false", "no", "off"),
+            face_sample_seconds=_range(env.get("QIHANG_FACE_SAMPLE_SECONDS"), (20.0, 40.0)),
         )
+
+
+def _range(raw: str | None, default: tuple[float, float]) -> tuple[float, float]:
+    """"20-40" → (20.0, 40.0); a single number is a fixed interval."""
+    if not raw:
+        return default
+    lo, _, hi = raw.partition("-")
+    lo_f, hi_f = float(lo), float(hi or lo)
+    if not 0 < lo_f <= hi_f:
+        raise ValueError(f"QIHANG_FACE_SAMPLE_SECONDS must look like 20-40 (seconds), not {raw!r}")
+    return lo_f, hi_f
 
 
 def _list(raw: str | None) -> tuple[str, ...]:

@@ -59,12 +59,15 @@ class RoomHub:
         self.media_sinks: dict[str, Callable] = {}  # subscriber key -> its socket's media event handler
         self._coalesced: dict[str, asyncio.Task] = {}
         self.cache: dict[str, tuple[float, Any]] = {}  # short-lived per-lesson views, e.g. online lists
+        self.faces = None  # server/live/faceattendance.FaceAttendance when ATT-1 sampling is on
 
     def media(self, lesson_id: int):
         """This node's media room of a lesson (the SFU side), made on first use."""
         from media.room import MediaRoom
         if lesson_id not in self._media:
             self._media[lesson_id] = MediaRoom(on_event=self._media_event)
+            if self.faces is not None:
+                self.faces.attach(lesson_id, self._media[lesson_id])
         return self._media[lesson_id]
 
     def _media_event(self, key: str, kind: str, payload: dict):
@@ -93,6 +96,8 @@ class RoomHub:
             for key in [k for k in self.cache if k.endswith(f":{lesson_id}")]:
                 del self.cache[key]
             media = self._media.pop(lesson_id, None)
+            if self.faces is not None:
+                self.faces.detach(lesson_id)
             if media is not None:
                 await media.close()
 
@@ -145,6 +150,8 @@ class RoomHub:
         for task in self._tasks.values():
             task.cancel()
         self._tasks.clear()
+        if self.faces is not None:
+            self.faces.close()
         for media in self._media.values():
             await media.close()
         self._media.clear()
