@@ -1,0 +1,118 @@
+"""Face attendance with real phone browsers (ATT-1, issue 4 "done when"): three headless Chromium
+students whose fake cameras show (a) the registered student's face, (b) another person's face,
+(c) an empty room. The SFU samples each attendance stream, a worker judges it, and the lesson log
+says present (match), mismatch and absent; the attendance rate follows from the log (ATT-4).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from media.samplefaces import load_rgb
+from server.attendance.lessonattendance import attendance
+from server.live import eventlog
+from tests.test_browser import CHROMIUM, _free_port
+from tests.test_browser_room import MEDIA_ARGS, _open
+from tests.world import World
+
+pytestmark = pytest.mark.browser
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+
+
+def write_y4m(path: Path, rgb: np.ndarray, frames: int = 10) -> Path:
+    """A still picture as a YUV4MPEG2 clip: what Chromium's fake camera plays (in a loop)."""
+    h, w = rgb.shape[:2]
+    yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).tobytes()
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            f.write(b"FRAME\n" + yuv)
+    return path
+
+
+def scene(img: np.ndarray | None) -> np.ndarray:
+    """A 320×240 phone camera: a face in front of a grey wall, or just the wall."""
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    if img is not None:
+        small = cv2.resize(img, None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA)[:240, :280]
+        frame[:small.shape[0], 40:40 + small.shape[1]] = small
+    return frame
+
+
+@pytest.fixture(scope="module")
+def room(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(reason=f"Chromium not installed: {CHROMIUM} is missing (`make install-test` installs it as root)")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    import uvicorn
+    from starlette.testclient import TestClient
+
+    from server.app import create_app
+    from server.services import Services
+    from server.settings import Settings
+
+    tmp = tmp_path_factory.mktemp("faceroom")
+    svc = Services.build(Settings(data_dir=tmp, database_url=f"sqlite:///{tmp}/q.db", secret_key=bytes(32),
+                                  face_sample_seconds=(2.0, 3.0)))
+    svc.db.migrate()
+    app = create_app(services=svc)
+    w = World(TestClient(app), svc)  # every student registers with the astronaut's photo
+    w.bootstrap_admin()
+    w.institution("alpha")
+    w.supervisor("yuquan", "district", "150104")
+    w.supervisor("hohhot", "city", "150100")
+    detail = w.running_lesson("alpha", district="yuquan", city="hohhot", students=3)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield {"base": f"http://127.0.0.1:{port}", "lesson_id": detail["lesson_id"], "svc": svc,
+           "students": [(s["id"], w.login(w.mobiles[s["id"]])) for s in detail["roster"][:3]], "tmp": tmp}
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_att1_registered_face_present_another_face_mismatch_empty_room_absent(room):
+    from playwright.sync_api import sync_playwright
+
+    cams = {"me": scene(load_rgb("astronaut.png")), "other": scene(load_rgb("grace_hopper.jpg")), "nobody": scene(None)}
+    who = dict(zip(cams, room["students"]))
+    requests: list[str] = []
+    with sync_playwright() as pw:
+        browsers = []
+        try:
+            for name, picture in cams.items():
+                clip = write_y4m(room["tmp"] / f"{name}.y4m", picture)
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=MEDIA_ARGS + [f"--use-file-for-fake-video-capture={clip}"])
+                browsers.append(browser)
+                _open(browser, room["base"], who[name][1], room["lesson_id"], requests, **PHONE)
+            deadline, verdicts = time.monotonic() + 60, {}
+            while time.monotonic() < deadline:
+                with room["svc"].db.session() as s:
+                    verdicts = {}
+                    for ev in eventlog.events(s, room["lesson_id"], kinds=["face_check"], limit=None):
+                        verdicts.setdefault(ev.user_id, []).append(ev.payload["verdict"])
+                if all(len(verdicts.get(uid, [])) >= 2 for uid, _ in who.values()):
+                    break
+                time.sleep(0.5)
+        finally:
+            for b in browsers:
+                b.close()
+    mine, other, nobody = (verdicts.get(who[n][0], []) for n in ("me", "other", "nobody"))
+    assert mine and set(mine) == {"match"}, verdicts
+    assert other and set(other) == {"mismatch"}, verdicts
+    assert nobody and set(nobody) == {"absent"}, verdicts
+    assert all(u.startswith(room["base"]) or u.startswith(("data:", "blob:")) for u in requests)  # PLAT-2
+    with room["svc"].db.session() as s:
+        events = eventlog.events(s, room["lesson_id"], limit=None)
+        found = attendance(events, [uid for uid, _ in who.values()], until=events[-1].at)
+    assert found[who["me"][0]].attendance_rate == 1 and found[who["me"][0]].meets_attendance  # ATT-4
+    assert found[who["other"][0]].checks_passed == 0 and not found[who["other"][0]].meets_attendance
