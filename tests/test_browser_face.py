@@ -74,6 +74,7 @@ def room(tmp_path_factory):
     while not server.started:
         time.sleep(0.05)
     yield {"base": f"http://127.0.0.1:{port}", "lesson_id": detail["lesson_id"], "svc": svc,
+           "lecturer": w.login(detail["lecturer_username"]),
            "students": [(s["id"], w.login(w.mobiles[s["id"]])) for s in detail["roster"][:3]], "tmp": tmp}
     server.should_exit = True
     thread.join(10)
@@ -97,12 +98,19 @@ def test_att1_registered_face_present_another_face_mismatch_empty_room_absent(ro
             deadline, verdicts = time.monotonic() + 60, {}
             while time.monotonic() < deadline:
                 with room["svc"].db.session() as s:
-                    verdicts = {}
+                    verdicts, last_id = {}, 0
                     for ev in eventlog.events(s, room["lesson_id"], kinds=["face_check"], limit=None):
                         verdicts.setdefault(ev.user_id, []).append(ev.payload["verdict"])
+                        last_id = ev.id
                 if all(len(verdicts.get(uid, [])) >= 2 for uid, _ in who.values()):
                     break
                 time.sleep(0.5)
+            # the lecturer's console shows each student's latest check (snapshot, then live events)
+            _, console = _open(browsers[0], room["base"], room["lecturer"], room["lesson_id"], requests)
+            for name, verdict in (("me", "match"), ("other", "mismatch"), ("nobody", "absent")):
+                console.wait_for_selector(f'#roster-body tr[data-user="{who[name][0]}"] td[data-face="{verdict}"]',
+                                          timeout=15000)
+            assert "本人" in console.inner_text(f'#roster-body tr[data-user="{who["me"][0]}"]')
         finally:
             for b in browsers:
                 b.close()
@@ -112,7 +120,8 @@ def test_att1_registered_face_present_another_face_mismatch_empty_room_absent(ro
     assert nobody and set(nobody) == {"absent"}, verdicts
     assert all(u.startswith(room["base"]) or u.startswith(("data:", "blob:")) for u in requests)  # PLAT-2
     with room["svc"].db.session() as s:
-        events = eventlog.events(s, room["lesson_id"], limit=None)
+        # while the cameras were on (closing the browsers afterwards leaves checks without a picture)
+        events = [e for e in eventlog.events(s, room["lesson_id"], limit=None) if e.id <= last_id]
         found = attendance(events, [uid for uid, _ in who.values()], until=events[-1].at)
     assert found[who["me"][0]].attendance_rate == 1 and found[who["me"][0]].meets_attendance  # ATT-4
     assert found[who["other"][0]].checks_passed == 0 and not found[who["other"][0]].meets_attendance

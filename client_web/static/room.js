@@ -9,7 +9,7 @@ import { renderConsole, setupConsole } from "/static/roomconsole.js";
 const lessonId = Number(query("lesson"));
 const state = {
   ws: null, you: null, sub: null, pubs: {}, streams: {}, tracks: {}, muted: false, hands: new Map(),
-  ice: [], retry: 300, online: [], roster: [], floor: new Set(), cameras: new Set(), quality: new Map(),
+  ice: [], retry: 300, online: [], roster: [], floor: new Set(), cameras: new Set(), quality: new Map(), faces: new Map(),
   watching: new Set(),
 };
 window.qihangRoom = state; // for diagnostics and the browser tests
@@ -232,6 +232,8 @@ function onEvent(ev) {
     state.cameras.delete(ev.user_id);
   } else if (ev.kind === "network_quality") {
     state.quality.set(ev.user_id, ev.payload.quality);
+  } else if (ev.kind === "face_check") {  // ATT-1 live view (staff only: the server sends it to staff)
+    state.faces.set(ev.user_id, { verdict: ev.payload.verdict, at: ev.at, distance: ev.payload.distance });
   }
   renderConsole(state, send);
 }
@@ -243,6 +245,7 @@ function onJoined(msg) {
   state.roster = msg.roster || [];
   state.floor = new Set(msg.floor || []);
   state.cameras = new Set(msg.cameras || []);
+  state.faces = new Map(Object.entries(msg.faces || {}).map(([id, f]) => [Number(id), f]));
   state.hands = new Map((msg.hands || []).map((id) => [id, [id, `#${id}`]]));
   const role = msg.you.room_role;
   document.body.dataset.role = role;

@@ -49,10 +49,26 @@ export function renderConsole(state, send) {
       h("td", {}, r.display_name, role === "assistant" && r.assistant_id === state.you.user_id ? h("small", {}, "（本组）") : ""),
       h("td", { class: "dot" }, online.has(id) ? "● 在线" : "○ 离线"),
       h("td", {}, state.cameras.has(id) ? "📷" : "—"),
+      faceCell(state.faces.get(id)),
       h("td", { "data-quality": q }, QUALITY[q][0]),
       h("td", {}, state.hands.has(id) ? "✋" : "", state.floor.has(id) ? "🎤" : ""),
       h("td", { class: "actions" }, floorButton(state, send, id) || "", watchBox(state, send, id)));
   }));
+}
+
+// ATT-1: the latest face check of each student, as the staff see it live.
+const FACE = {
+  match: ["✔ 本人", "the registered student"], mismatch: ["⚠ 非本人", "another person"],
+  several: ["⚠ 多人", "several faces"], absent: ["✖ 无人", "nobody in front of the camera"],
+  poor_quality: ["◐ 不清晰", "face not clear enough"], no_template: ["? 未采集", "no enrolled photo"],
+  no_sample: ["… 无画面", "no picture from the camera"], undecodable: ["… 无画面", "no picture from the camera"],
+};
+
+function faceCell(face) {
+  if (!face) return h("td", { "data-face": "none" }, "—");
+  const [zh, en] = FACE[face.verdict] || [face.verdict, face.verdict];
+  const at = face.at ? new Date(face.at).toLocaleTimeString("zh-CN", { hour12: false }) : "";
+  return h("td", { "data-face": face.verdict, title: `${en} · ${at}` }, zh, h("small", {}, ` ${at}`));
 }
 
 function renderHands(state, send) {

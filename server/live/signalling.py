@@ -268,14 +268,23 @@ class LessonSocket:
                     .filter(Enrolment.class_id == a.class_id, Enrolment.status == "enrolled")
                     .order_by(Enrolment.id).all())
             floor: dict[int, bool] = {}
-            for ev in eventlog.events(s, self.lesson_id, kinds=("floor_grant", "floor_revoke"), limit=None):
+            faces: dict[int, dict] = {}  # ATT-1 live view: each student's latest face check
+            for ev in eventlog.events(s, self.lesson_id, kinds=("floor_grant", "floor_revoke", "face_check"),
+                                      limit=None):
+                if ev.kind == "face_check":
+                    if ev.user_id is not None:
+                        p = ev.payload or {}
+                        faces[ev.user_id] = {"verdict": p.get("verdict"), "at": ev.at.isoformat(),
+                                             "distance": p.get("distance"), "faces": p.get("faces")}
+                    continue
                 uid = (ev.payload or {}).get("user_id")
                 if isinstance(uid, int):
                     floor[uid] = ev.kind == "floor_grant"
         roster = [{"user_id": uid, "display_name": name, "assistant_id": asst} for uid, name, asst in rows]
         if a.room_role == "assistant":  # an assistant's console lists their own group first
             roster.sort(key=lambda r: r["assistant_id"] != a.user_id)
-        return {"roster": roster, "floor": sorted(uid for uid, on in floor.items() if on)}
+        return {"roster": roster, "floor": sorted(uid for uid, on in floor.items() if on),
+                "faces": {str(uid): f for uid, f in faces.items()}}
 
     def _online(self) -> dict[str, list[dict]]:
         """Online lists from the event log (one truth for every node); hidden spectators only for staff."""
