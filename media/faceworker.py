@@ -7,12 +7,15 @@ state, so any worker can take any sample.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from media.facecheck import FaceChecker, FaceTrack
 from media.sampler import decode_keyframe
 
 _CHECKER: FaceChecker | None = None
+_LOCK = threading.Lock()  # cv2.dnn nets and dlib models are not thread-safe: one check at a time per process
 
 
 def _checker() -> FaceChecker:
@@ -32,5 +35,6 @@ def check_keyframe(mime: str, data: bytes, template: bytes | None, track: FaceTr
         return {"verdict": "undecodable", "faces": 0, "error": str(exc)[:200]}, track
     frame = np.frombuffer(rgb, np.uint8).reshape(height, width, 3)
     tmpl = np.frombuffer(template, dtype="<f4") if template else None
-    result = _checker().check(frame, tmpl, track, now)
+    with _LOCK:  # a process pool runs one task at a time anyway; a thread pool (tests) would not
+        result = _checker().check(frame, tmpl, track, now)
     return result.as_dict(), track

@@ -110,6 +110,7 @@ class FrameSampler:
         self.interval, self.keyframe_wait = interval, keyframe_wait
         self.wants = wants or (lambda pub: pub.role == "student" and pub.source == "camera" and pub.kind == "video")
         self._tasks: dict[int, asyncio.Task] = {}
+        self._wake: dict[int, tuple[int, asyncio.Event]] = {}  # id(sink) -> (user_id, "sample now")
         self.tap = room.add_tap(self.wants, self._attach)
 
     def _attach(self, pub: Publication) -> Sink | None:
@@ -119,18 +120,39 @@ class FrameSampler:
             return None
         collector = _Collector(depayload)
         sink = Sink(pub, collector.on_packet, on_close=lambda s: self._detach(s))
+        self._wake[id(sink)] = (pub.user_id, asyncio.Event())
         self._tasks[id(sink)] = asyncio.ensure_future(self._run(pub, sink, collector))
         return sink
 
+    def sampling(self) -> set[int]:
+        """The users whose cameras are being sampled now."""
+        return {uid for uid, _ in self._wake.values()}
+
+    def sample_now(self, user_ids) -> set[int]:
+        """Take the next sample of these users now instead of at their random moment (a roll call,
+        ATT-8); returns those who have a camera to sample."""
+        wanted, found = set(user_ids), set()
+        for uid, event in self._wake.values():
+            if uid in wanted:
+                event.set()
+                found.add(uid)
+        return found
+
     def _detach(self, sink: Sink) -> None:
+        self._wake.pop(id(sink), None)
         task = self._tasks.pop(id(sink), None)
         if task is not None:
             task.cancel()
 
     async def _run(self, pub: Publication, sink: Sink, collector: _Collector) -> None:
         loop = asyncio.get_running_loop()
+        wake = self._wake[id(sink)][1]
         while not sink.closed:
-            await asyncio.sleep(random.uniform(*self.interval))
+            try:
+                await asyncio.wait_for(wake.wait(), random.uniform(*self.interval))
+            except asyncio.TimeoutError:
+                pass
+            wake.clear()
             waiting = collector.arm()
             await sink.request_keyframe()
             try:

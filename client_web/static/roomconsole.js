@@ -8,6 +8,8 @@ const MAX_WATCH = 30;
 
 export function setupConsole(state, send) {
   $("#roster-filter").addEventListener("input", () => renderConsole(state, send));
+  // ATT-8: a hidden supervisor has a random ≥ 50 % of the class face-checked now.
+  $("#roll-call").addEventListener("click", () => send({ type: "roll_call" }));
 }
 
 function floorButton(state, send, id) {
@@ -35,6 +37,7 @@ function watchBox(state, send, id) {
 export function renderConsole(state, send) {
   const role = state.you?.room_role;
   renderHands(state, send);
+  $("#roll-call").hidden = role !== "spectator";
   if (!["lecturer", "assistant", "spectator"].includes(role)) return;
   const online = new Set(state.online.map((o) => o.user_id));
   const filter = $("#roster-filter").value.trim();

@@ -40,6 +40,7 @@ KINDS: tuple[str, ...] = (
     "layer_switch", "network_quality", "media_lost", "page_visibility",
     "lesson_start", "lesson_end",
     "face_check",  # ATT-1: one sampled frame judged (media/facecheck.py verdicts), read by server/attendance
+    "roll_call",  # ATT-8: a supervisor had a random share of the class face-checked at once
 )
 PRESENCE_KINDS: tuple[str, ...] = ("join", "leave", "reconnect", "lesson_end")
 HIDDEN_ROLES: frozenset[str] = frozenset({"supervisor", "spectator"})  # SUP-4: spectators are invisible to students

@@ -70,6 +70,7 @@ class LessonFaceAttendance:
         self.tracks: dict[int, FaceTrack] = {}
         self.templates: dict[int, bytes | None] = {}
         self.names: dict[int, str] = {}
+        self.roll_calls: dict[int, int] = {}  # user -> the roll call (event id) their next sample answers
         self.sampler = FrameSampler(room, self._on_result, None, interval=app.interval, analyse=self._analyse)
 
     async def _template(self, user_id: int) -> bytes | None:
@@ -96,6 +97,8 @@ class LessonFaceAttendance:
             result = {"user_id": result.user_id, "verdict": "no_sample", "faces": 0, "error": result.error}
         user_id = result.pop("user_id")
         payload = {k: v for k, v in result.items() if v not in (None, [], ())}
+        if user_id in self.roll_calls:
+            payload["roll_call"] = self.roll_calls.pop(user_id)
 
         def append() -> dict:
             with self.app.svc.db.session() as s:
@@ -105,6 +108,14 @@ class LessonFaceAttendance:
                         "role": "student", "display_name": self.names.get(user_id, ""), "payload": payload}
         event = await run_in_threadpool(append)
         await self.app.hub.publish(self.lesson_id, {"type": "event", "event": event}, "staff")
+
+    def roll_call(self, roll_call_id: int, user_ids) -> set[int]:
+        """ATT-8: check these students now; their results carry ``roll_call``. Returns who had a
+        camera to check."""
+        found = self.sampler.sample_now(user_ids)
+        for uid in found:
+            self.roll_calls[uid] = roll_call_id
+        return found
 
     def close(self) -> None:
         self.sampler.close()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import random
 import time
 import uuid
 from datetime import timedelta
@@ -286,6 +288,16 @@ class LessonSocket:
         return {"roster": roster, "floor": sorted(uid for uid, on in floor.items() if on),
                 "faces": {str(uid): f for uid, f in faces.items()}}
 
+    def _roll_call_scope(self) -> tuple[float, list[int]]:
+        """(share to check, the class's enrolled students) for a roll call (ATT-8)."""
+        from models import Enrolment, Lesson, TrainingClass
+        with self.svc.db.session() as s:
+            cls = s.get(TrainingClass, s.get(Lesson, self.lesson_id).class_id)
+            share = self.svc.profiles[cls.profile].roll_call_share or 0.5
+            roster = [uid for (uid,) in s.query(Enrolment.student_user_id)
+                      .filter(Enrolment.class_id == cls.id, Enrolment.status == "enrolled")]
+        return share, roster
+
     def _online(self) -> dict[str, list[dict]]:
         """Online lists from the event log (one truth for every node); hidden spectators only for staff."""
         with self.svc.db.session() as s:
@@ -417,9 +429,28 @@ async def on_visibility(sock: LessonSocket, msg: dict) -> None:
     await sock._record("page_visibility", {"visible": visible}, audience="staff")
 
 
+async def on_roll_call(sock: LessonSocket, msg: dict) -> None:
+    """ATT-8: a supervisor has a random share (the region's ``roll_call_share``, ≥ 50 %) of the
+    class face-checked now. The selection, who asked and who could not be checked (no camera on)
+    are logged; each result comes as a ``face_check`` carrying the roll call's id."""
+    sock._require("spectator")
+    faces = sock.hub.faces.lessons.get(sock.lesson_id) if sock.hub.faces is not None else None
+    if faces is None:
+        raise ApiError("FACE_ATTENDANCE_OFF", "本直播间未开启人脸考勤", "face attendance is off in this room",
+                       status=409, rule="ATT-8")
+    share, roster = await run_in_threadpool(sock._roll_call_scope)
+    need = math.ceil(share * len(roster))
+    present = [uid for uid in roster if uid in faces.sampler.sampling()]
+    selected = sorted(random.sample(present, min(need, len(present))))
+    event = await sock._record("roll_call", {"share": share, "roster": len(roster), "needed": need,
+                                             "selected": selected, "short": max(0, need - len(selected))},
+                               audience="staff")
+    faces.roll_call(event["id"], selected)
+
+
 HANDLERS = {
     **negotiation.HANDLERS,
     "ping": on_ping, "chat": on_chat, "question": on_question, "answer": on_answer,
     "hand_raise": on_hand, "hand_lower": on_hand, "floor_grant": on_floor, "floor_revoke": on_floor,
-    "page_visibility": on_visibility,
+    "page_visibility": on_visibility, "roll_call": on_roll_call,
 }
