@@ -21,7 +21,9 @@ def run_pair(sfu_entry: Callable, sfu_args: tuple, load_entry: Callable, load_ar
     ctx = mp.get_context("spawn")
     a, b = ctx.Pipe()
     res_recv, res_send = ctx.Pipe(duplex=False)
-    sfu = ctx.Process(target=sfu_entry, args=(a, *sfu_args), daemon=True)
+    # not a daemon: an SFU may start worker processes of its own (face checks); it is stopped below
+    # and dies with the parent anyway (PR_SET_PDEATHSIG in the children's setup)
+    sfu = ctx.Process(target=sfu_entry, args=(a, *sfu_args), daemon=False)
     cli = ctx.Process(target=load_entry, args=(b, res_send, *load_args), daemon=True)
     sfu.start()
     cli.start()

@@ -39,7 +39,7 @@ Phases, one run:
 The load process shares the machine: its CPU is reported separately (cores); a saturated load
 process shows as delivery below 1 and higher latency, which is said in the output.
 
-    python -m bench.lesson_load [--quick] [--keyframe-interval S]
+    python -m bench.lesson_load [--quick] [--keyframe-interval S] [--sampling]
 
 Full: N = 200, 20 s windows, baseline K = 50. ``--quick``: N = 100, 6 s windows, K = 25 (≤ 60 s).
 """
@@ -57,7 +57,10 @@ import time
 from bench.harness import GcWatch, load_main, loop_lag, measured_window, percentile_ms, record_arrival, run_pair
 from bench.sfu_fanout import Channel, _child_setup, _config, _rss_mb
 
-STUDENT = (320, 240, 5, 90_000)  # width, height, fps, target bps of the attendance stream
+STUDENT = (320, 240, 5, 90_000)
+# --sampling: each student's camera sampled as the server does by default: the first sample within
+# 20 s of the camera starting, then every 20–40 s (--sample-interval changes the latter)
+SAMPLE_INTERVAL = (20.0, 40.0)  # width, height, fps, target bps of the attendance stream
 CAMERA = (640, 360, 30, 500_000)
 CAMERA_LOW = (320, 180, 30, 150_000)
 SCREEN = (1280, 720, 5, 300_000)
@@ -149,12 +152,12 @@ def packet_track(kind: str, payloads: list[bytes], rate: float, clock: int, phas
 
 # ---------------------------------------------------------------- SFU process (core 0)
 
-def sfu_entry(conn, mode: str) -> None:
+def sfu_entry(conn, mode: str, sample_interval: tuple[float, float] = SAMPLE_INTERVAL) -> None:
     _child_setup(0)
     try:
         from media import runtime
         runtime.tune_gc()
-        runtime.run(_sfu(conn, mode))  # the loop and GC settings the server runs with
+        runtime.run(_sfu(conn, mode, sample_interval))  # the loop and GC settings the server runs with
     except BaseException:  # noqa: BLE001
         import traceback
         traceback.print_exc()
@@ -163,7 +166,7 @@ def sfu_entry(conn, mode: str) -> None:
         os._exit(0)
 
 
-async def _sfu(conn, mode: str) -> None:
+async def _sfu(conn, mode: str, sample_interval: tuple[float, float] = SAMPLE_INTERVAL) -> None:
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
     from media.room import MediaRoom
@@ -206,6 +209,26 @@ async def _sfu(conn, mode: str) -> None:
     def no_student_cameras(pub) -> bool:
         return not (pub.role == "student" and pub.source == "camera")
 
+    sampled = [0]
+    if mode == "sampled":  # issue 4: every student's camera sampled and face-checked in worker processes
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        from media import faceworker
+        from media.facecheck import FaceTrack
+        from media.sampler import FrameSampler
+        pool = ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=mp.get_context("spawn"),
+                                   initializer=_unpin)
+        loop = asyncio.get_running_loop()
+
+        async def analyse(pub, data):
+            return await loop.run_in_executor(pool, faceworker.check_keyframe, pub.mime, data, None, FaceTrack(), 0.0)
+
+        def counted(result) -> None:
+            sampled[0] += 1
+        FrameSampler(room, counted, None, interval=tuple(sample_interval), analyse=analyse)
+        await loop.run_in_executor(pool, _unpin)  # start the workers (and load the models) before the window
+
     win: dict = {}
     gc_watch = GcWatch()
     sfu_st: dict = {"t0": None}
@@ -233,7 +256,8 @@ async def _sfu(conn, mode: str) -> None:
         elif kind == "sub_answer":
             await room.answer(f"sub{msg[1]}", msg[2])
         elif kind == "win_start":
-            win = {"cpu": time.process_time(), "fwd": forwarded(), "in": student_inbound(), "wall": time.monotonic()}
+            win = {"cpu": time.process_time(), "fwd": forwarded(), "in": student_inbound(), "wall": time.monotonic(),
+                   "sampled": sampled[0]}
             gc_watch.reset()
             sfu_st.update(t0=time.monotonic(), t1=time.monotonic() + 3600)
             if os.environ.get("LESSON_LOAD_PROFILE"):  # where the SFU's time goes (top functions to stderr)
@@ -257,7 +281,8 @@ async def _sfu(conn, mode: str) -> None:
                               "inbound": student_inbound() - win["in"], "wall_s": time.monotonic() - win["wall"],
                               "rss_mb": _rss_mb(), "threads": threading.active_count(), **gc_watch.report(),
                               "loop_lag_p99_ms": percentile_ms(sorted(sfu_lags), 0.99),
-                              "loop_lag_max_ms": percentile_ms(sorted(sfu_lags), 1.0)})
+                              "loop_lag_max_ms": percentile_ms(sorted(sfu_lags), 1.0),
+                              "samples": sampled[0] - win["sampled"]})
     try:
         await asyncio.wait_for(asyncio.gather(room.close(), *(p.close() for p in stock if hasattr(p, "close")),
                                               return_exceptions=True), 3)
@@ -435,6 +460,7 @@ async def _load(conn, media: dict, students: int, subscribers: int, window: floa
         "server_gc_full_collections": sfu["gc_full_collections"], "server_gc_max_pause_ms": sfu["gc_max_pause_ms"],
         "server_gc_max_pause_ms_by_generation": sfu["gc_max_pause_ms_by_generation"],
         "server_loop_lag_p99_ms": sfu["loop_lag_p99_ms"], "server_loop_lag_max_ms": sfu["loop_lag_max_ms"],
+        "face_samples_in_window": sfu.get("samples", 0),
         "load_cores_used": round(load_cpu / window, 3), "load_loop_lag_p99_ms": percentile_ms(lags, 0.99), "_cpu_s": sfu["cpu_s"], "_forwarded": sfu["forwarded"],
         "_inbound": sfu["inbound"],
     }
@@ -448,8 +474,16 @@ async def _load(conn, media: dict, students: int, subscribers: int, window: floa
 
 # ---------------------------------------------------------------- orchestration
 
+def _unpin() -> None:
+    """Face workers are not pinned with the SFU: in production nothing is pinned."""
+    try:
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    except (AttributeError, OSError):
+        pass
+
+
 def run_phase(name: str, mode: str, media: dict, students: int, subscribers: int, window: float) -> dict:
-    result = run_pair(sfu_entry, (mode,), load_entry, (media, students, subscribers, window),
+    result = run_pair(sfu_entry, (mode, tuple(media.get("sample_interval", SAMPLE_INTERVAL))), load_entry, (media, students, subscribers, window),
                       window + 60 + subscribers * 0.15)
     result["phase"] = name
     print(f"  {name}: {result}", file=sys.stderr, flush=True)
@@ -459,6 +493,9 @@ def run_phase(name: str, mode: str, media: dict, students: int, subscribers: int
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sampling", action="store_true",
+                    help="also run the lesson with every student's camera face-checked (issue 4) and compare")
+    ap.add_argument("--sample-interval", default="20-40", help="with --sampling: seconds between a student's samples")
     ap.add_argument("--keyframe-interval", type=float, default=KEYFRAME_EVERY_S,
                     help="seconds between the lecturer streams' keyframes (default 2: as if a student "
                          "joined or switched layer every 2 s; browsers send none unless asked)")
@@ -471,24 +508,32 @@ def main() -> None:
              "opus": encode_opus(), "students": [encode_vp8(*STUDENT, seed=s) for s in range(4)]}
     kbps = {k: round(sum(map(len, v)) * 8 / every / 1000) for k, v in media.items() if k not in ("opus", "students")}
     media["keyframe_every"] = every
+    lo, _, hi = args.sample_interval.partition("-")
+    media["sample_interval"] = (float(lo), float(hi or lo))
     kbps["student"] = round(sum(map(len, media["students"][0])) * 8 / KEYFRAME_EVERY_S / 1000)
     print(f"  encoded streams in {time.monotonic() - t:.1f} s: kbps {kbps}", file=sys.stderr, flush=True)
 
     ingest = run_phase("ingest", "ours", media, n, 0, window)
     lesson = run_phase("lesson", "ours", media, n, n, window)
+    sampled = run_phase("lesson_sampled", "sampled", media, n, n, window) if args.sampling else None
     base = run_phase("baseline", "stock", media, base_k, 0, base_window)
-    if any("error" in r for r in (ingest, lesson, base)):
-        print(json.dumps({"error": [r.get("error") for r in (ingest, lesson, base)]}))
+    phases = [r for r in (ingest, lesson, sampled, base) if r is not None]
+    if any("error" in r for r in phases):
+        print(json.dumps({"error": [r.get("error") for r in phases]}))
         return
     # Fan-out's share: what the lesson cost beyond ingesting the same uploads.
     ingest_cpu_lesson = ingest["us_per_inbound_packet"] * lesson["_inbound"] / 1e6
     us_fwd = (lesson["_cpu_s"] - ingest_cpu_lesson) / lesson["_forwarded"] * 1e6 if lesson["_forwarded"] else None
     print(f"{'phase':>9} {'N up':>5} {'N down':>6} {'in pkt/s':>9} {'fwd pkt/s':>9} {'µs/in':>6} {'cores':>6} "
           f"{'p50ms':>6} {'p99ms':>6} {'deliv':>6} {'RSS MB':>7} {'load cores':>10}")
-    for r in (ingest, lesson, base):
+    for r in phases:
         print(f"{r['phase']:>9} {r['students']:>5} {r['subscribers']:>6} {r['inbound_pps']:>9} {r['forwarded_pps']:>9} "
               f"{r['us_per_inbound_packet']!s:>6} {r['server_cores_used']:>6} {r['latency_p50_ms']!s:>6} "
               f"{r['latency_p99_ms']!s:>6} {r['delivery_ratio']!s:>6} {r['server_rss_mb']:>7} {r['load_cores_used']:>10}")
+    if sampled is not None:  # issue 4: does sampling move the forwarding path?
+        print(f"sampling: {sampled['face_samples_in_window']} face checks in the window; p99 "
+              f"{lesson['latency_p99_ms']} → {sampled['latency_p99_ms']} ms, cores {lesson['server_cores_used']} → "
+              f"{sampled['server_cores_used']}", file=sys.stderr)
     out = {
         "us_per_inbound_packet": ingest["us_per_inbound_packet"],
         "server_cores_used": lesson["server_cores_used"],
@@ -501,8 +546,14 @@ def main() -> None:
         "server_rss_mb": lesson["server_rss_mb"], "load_cores_used": lesson["load_cores_used"],
         "baseline_us_per_inbound_packet": base["us_per_inbound_packet"], "baseline_students": base_k,
         "baseline_ratio": round(base["us_per_inbound_packet"] / ingest["us_per_inbound_packet"], 1),
+        **({"sampled_latency_p50_ms": sampled["latency_p50_ms"], "sampled_latency_p99_ms": sampled["latency_p99_ms"],
+            "sampled_server_cores_used": sampled["server_cores_used"],
+            "sampled_face_checks_in_window": sampled["face_samples_in_window"],
+            "sampled_p99_ratio": round(sampled["latency_p99_ms"] / lesson["latency_p99_ms"], 2)
+            if sampled["latency_p99_ms"] and lesson["latency_p99_ms"] else None,
+            "sample_interval_s": list(media["sample_interval"])} if sampled is not None else {}),
         "stream_kbps": kbps, "quick": args.quick, "lecturer_keyframe_interval_s": every,
-        "phases": [{k: v for k, v in r.items() if not k.startswith("_")} for r in (ingest, lesson, base)],
+        "phases": [{k: v for k, v in r.items() if not k.startswith("_")} for r in phases],
     }
     print(json.dumps(out, ensure_ascii=False))
 

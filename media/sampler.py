@@ -147,12 +147,16 @@ class FrameSampler:
     async def _run(self, pub: Publication, sink: Sink, collector: _Collector) -> None:
         loop = asyncio.get_running_loop()
         wake = self._wake[id(sink)][1]
+        # The first sample soon after the camera starts (it signs the student in, ATT-7), at a
+        # random moment so a class joining at once is not sampled at once; then every interval.
+        wait = random.uniform(min(1.0, self.interval[0]), self.interval[0])
         while not sink.closed:
             try:
-                await asyncio.wait_for(wake.wait(), random.uniform(*self.interval))
+                await asyncio.wait_for(wake.wait(), wait)
             except asyncio.TimeoutError:
                 pass
             wake.clear()
+            wait = random.uniform(*self.interval)
             waiting = collector.arm()
             await sink.request_keyframe()
             try:
