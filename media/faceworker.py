@@ -15,7 +15,7 @@ from media.facecheck import FaceChecker, FaceTrack
 from media.sampler import decode_keyframe
 
 _CHECKER: FaceChecker | None = None
-_LOCK = threading.Lock()  # cv2.dnn nets and dlib models are not thread-safe: one check at a time per process
+_LOCK = threading.RLock()  # the decoders, cv2.dnn nets and dlib models are not thread-safe: one at a time
 
 
 def _checker() -> FaceChecker:
@@ -29,12 +29,12 @@ def check_keyframe(mime: str, data: bytes, template: bytes | None, track: FaceTr
                    now: float) -> tuple[dict, FaceTrack]:
     """(result, updated track). ``template``: the enrolled descriptor as little-endian float32
     bytes, or None. An undecodable picture gives the verdict ``undecodable``."""
-    try:
-        width, height, rgb, _ = decode_keyframe(mime, data)
-    except ValueError as exc:
-        return {"verdict": "undecodable", "faces": 0, "error": str(exc)[:200]}, track
-    frame = np.frombuffer(rgb, np.uint8).reshape(height, width, 3)
-    tmpl = np.frombuffer(template, dtype="<f4") if template else None
     with _LOCK:  # a process pool runs one task at a time anyway; a thread pool (tests) would not
+        try:
+            width, height, rgb, _ = decode_keyframe(mime, data)
+        except ValueError as exc:
+            return {"verdict": "undecodable", "faces": 0, "error": str(exc)[:200]}, track
+        frame = np.frombuffer(rgb, np.uint8).reshape(height, width, 3)
+        tmpl = np.frombuffer(template, dtype="<f4") if template else None
         result = _checker().check(frame, tmpl, track, now)
     return result.as_dict(), track

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import random
+import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -47,19 +48,21 @@ def decode_keyframe(mime: str, data: bytes) -> tuple[int, int, bytes, int]:
     context per sample leaks (see the face-pipeline notes)."""
     import av
     decoders = _DECODERS
-    if mime not in decoders:
-        decoders[mime] = av.CodecContext.create("libvpx" if mime == "video/vp8" else "h264", "r")
-    try:
-        frames = decoders[mime].decode(av.Packet(data))
-    except av.FFmpegError as exc:
-        raise ValueError(f"undecodable: {exc}") from None
-    if not frames:
-        raise ValueError("undecodable: no picture in the keyframe")
-    image = frames[0].to_image()  # RGB
+    with _DECODE_LOCK:  # one decoder per codec: never two pictures at once (a thread pool would)
+        if mime not in decoders:
+            decoders[mime] = av.CodecContext.create("libvpx" if mime == "video/vp8" else "h264", "r")
+        try:
+            frames = decoders[mime].decode(av.Packet(data))
+        except av.FFmpegError as exc:
+            raise ValueError(f"undecodable: {exc}") from None
+        if not frames:
+            raise ValueError("undecodable: no picture in the keyframe")
+        image = frames[0].to_image()  # RGB
     return image.width, image.height, image.tobytes(), os.getpid()
 
 
 _DECODERS: dict[str, Any] = {}  # used only inside worker processes: each has its own decoders
+_DECODE_LOCK = threading.Lock()
 
 
 class _Collector:
