@@ -5,7 +5,6 @@ says present (match), mismatch and absent; the attendance rate follows from the 
 """
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -16,9 +15,8 @@ import pytest
 from media.samplefaces import load_rgb
 from server.attendance.lessonattendance import attendance
 from server.live import eventlog
-from tests.test_browser import CHROMIUM, _free_port
-from tests.test_browser_room import MEDIA_ARGS, _open
-from tests.world import World
+from tests.test_browser import CHROMIUM
+from tests.test_browser_room import MEDIA_ARGS, _open, room_server
 
 pytestmark = pytest.mark.browser
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
@@ -46,38 +44,11 @@ def scene(img: np.ndarray | None) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(reason=f"Chromium not installed: {CHROMIUM} is missing (`make install-test` installs it as root)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    import uvicorn
-    from starlette.testclient import TestClient
-
-    from server.app import create_app
-    from server.services import Services
-    from server.settings import Settings
-
-    tmp = tmp_path_factory.mktemp("faceroom")
-    svc = Services.build(Settings(data_dir=tmp, database_url=f"sqlite:///{tmp}/q.db", secret_key=bytes(32),
-                                  face_sample_seconds=(2.0, 3.0)))
-    svc.db.migrate()
-    app = create_app(services=svc)
-    w = World(TestClient(app), svc)  # every student registers with the astronaut's photo
-    w.bootstrap_admin()
-    w.institution("alpha")
-    w.supervisor("yuquan", "district", "150104")
-    w.supervisor("hohhot", "city", "150100")
-    detail = w.running_lesson("alpha", district="yuquan", city="hohhot", students=3)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield {"base": f"http://127.0.0.1:{port}", "lesson_id": detail["lesson_id"], "svc": svc,
-           "lecturer": w.login(detail["lecturer_username"]),
-           "students": [(s["id"], w.login(w.mobiles[s["id"]])) for s in detail["roster"][:3]], "tmp": tmp}
-    server.should_exit = True
-    thread.join(10)
+    tmp = tmp_path_factory.mktemp("faceroom")  # every student registers with the astronaut's photo
+    with room_server(tmp, students=3, face_sample_seconds=(2.0, 3.0)) as (base, svc, w, detail):
+        yield {"base": base, "lesson_id": detail["lesson_id"], "svc": svc, "tmp": tmp,
+               "lecturer": w.login(detail["lecturer_username"]),
+               "students": [(s["id"], w.login(w.mobiles[s["id"]])) for s in detail["roster"][:3]]}
 
 
 def test_att1_registered_face_present_another_face_mismatch_empty_room_absent(room):

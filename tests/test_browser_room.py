@@ -4,6 +4,7 @@ lecturer (LIVE-1, LIVE-2). Everything stays on 127.0.0.1 (PLAT-2).
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import timedelta
@@ -21,8 +22,10 @@ MEDIA_ARGS = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-devi
                               "--disable-features=WebRtcHideLocalIpsWithMdns"]
 
 
-@pytest.fixture(scope="module")
-def lesson(tmp_path_factory):
+@contextlib.contextmanager
+def room_server(tmp: Path, students: int = 20, **settings):
+    """The real app on a free loopback port (uvicorn in a thread) with an open class whose first
+    lesson runs now; yields (base URL, services, world, class detail). Skips without Chromium."""
     if not Path(CHROMIUM).exists():
         pytest.skip(reason=f"Chromium not installed: {CHROMIUM} is missing (`make install-test` installs it as root)")
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -33,8 +36,7 @@ def lesson(tmp_path_factory):
     from server.services import Services
     from server.settings import Settings
 
-    tmp = tmp_path_factory.mktemp("room")
-    svc = Services.build(Settings(data_dir=tmp, database_url=f"sqlite:///{tmp}/q.db", secret_key=bytes(32)))
+    svc = Services.build(Settings(data_dir=tmp, database_url=f"sqlite:///{tmp}/q.db", secret_key=bytes(32), **settings))
     svc.db.migrate()
     app = create_app(services=svc)
     w = World(TestClient(app), svc)
@@ -42,19 +44,28 @@ def lesson(tmp_path_factory):
     w.institution("alpha")
     w.supervisor("yuquan", "district", "150104")
     w.supervisor("hohhot", "city", "150100")
-    detail = w.running_lesson("alpha", district="yuquan", city="hohhot")
+    detail = w.running_lesson("alpha", district="yuquan", city="hohhot", students=students)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield {"base": f"http://127.0.0.1:{port}", "lesson_id": detail["lesson_id"],
-           "lecturer": w.login(detail["lecturer_username"]), "students": [w.login(w.mobiles[s["id"]]) for s in detail["roster"][:4]],
-           "student_names": [s["real_name"] for s in detail["roster"][:3]],
-           "student_ids": [s["id"] for s in detail["roster"][:4]], "svc": svc}
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}", svc, w, detail
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def lesson(tmp_path_factory):
+    with room_server(tmp_path_factory.mktemp("room")) as (base, svc, w, detail):
+        yield {"base": base, "lesson_id": detail["lesson_id"],
+               "lecturer": w.login(detail["lecturer_username"]),
+               "students": [w.login(w.mobiles[s["id"]]) for s in detail["roster"][:4]],
+               "student_names": [s["real_name"] for s in detail["roster"][:3]],
+               "student_ids": [s["id"] for s in detail["roster"][:4]], "svc": svc}
 
 
 def _open(browser, base: str, token: str, lesson_id: int, requests: list, **opts):
