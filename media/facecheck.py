@@ -31,6 +31,9 @@ ABSENT, SEVERAL, POOR, MATCH, MISMATCH, NO_TEMPLATE = (
     "absent", "several", "poor_quality", "match", "mismatch", "no_template")
 
 
+PROBLEMS_ZH = {"too_small": "人脸过小", "blurry": "模糊", "too_dark": "过暗", "too_bright": "过亮"}
+
+
 @dataclass(frozen=True)
 class FaceSettings:
     match_distance: float = 0.45
@@ -98,7 +101,7 @@ class FaceChecker:
                                  "the photo shows several faces; use a photo of the student alone")
         bad = problems(rgb, faces[0], self.settings.quality)
         if bad:
-            raise EnrolmentError("POOR_QUALITY", "照片中人脸不清晰（" + "、".join(bad) + "）",
+            raise EnrolmentError("POOR_QUALITY", "照片中人脸不清晰（" + "、".join(PROBLEMS_ZH.get(b, b) for b in bad) + "）",
                                  "the face in the photo is not clear enough (" + ", ".join(bad) + ")")
         return self.embedder.embed(rgb, faces[0])
 

@@ -70,6 +70,7 @@ def test_enrolment_gives_a_128_number_template_and_refuses_bad_reference_photos(
     with pytest.raises(EnrolmentError) as blurred:
         checker.enrol(cv2.GaussianBlur(faces["astronaut"], (31, 31), 0))
     assert blurred.value.code == "POOR_QUALITY" and "blurry" in blurred.value.message_en
+    assert "模糊" in blurred.value.message_zh
 
 
 def test_att2_the_registered_face_matches_and_another_person_does_not(checker, faces, templates):
