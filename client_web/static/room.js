@@ -53,6 +53,9 @@ async function publish(slot, stream, tracks) {
   state.streams[slot] = stream;
   const sources = [];
   for (const [source, track, encoding] of tracks) {
+    // LIVE-3: the lecturer's high layer keeps its 480p-class resolution when the CPU is busy
+    // (the browser drops frame rate instead); the low layer and phones may scale down.
+    if (slot === "main" && source === "camera") track.contentHint = "detail";
     const t = pc.addTransceiver(track, { direction: "sendonly", streams: [stream], sendEncodings: encoding ? [encoding] : undefined });
     sources.push([t, source]);
   }
