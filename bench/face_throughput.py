@@ -35,16 +35,6 @@ STUDENTS = 200
 CORES = 2
 
 
-def _frame(img: np.ndarray, x: int, y: int, scale: float, light: float = 1.0) -> np.ndarray:
-    frame = np.full((240, 320, 3), 90, np.uint8)
-    small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    if light != 1.0:
-        small = cv2.convertScaleAbs(small, alpha=light, beta=0)
-    h, w = min(240 - y, small.shape[0]), min(320 - x, small.shape[1])
-    frame[y:y + h, x:x + w] = small[:h, :w]
-    return frame
-
-
 def _cpu(fn, n: int) -> float:
     t = time.process_time()
     for _ in range(n):
@@ -79,7 +69,7 @@ def main() -> None:
         pass
     from media.facecheck import FaceChecker, FaceTrack
     from media.faceembedder import distance
-    from media.samplefaces import load_rgb
+    from media.samplefaces import load_rgb, scene as _frame
 
     people = {"astronaut": load_rgb("astronaut.png"), "hopper": load_rgb("grace_hopper.jpg")}
     checker = FaceChecker()

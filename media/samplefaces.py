@@ -51,6 +51,22 @@ def load_rgb(name: str):
     return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
 
 
+def scene(img=None, x: int = 0, y: int = 0, scale: float = 0.5, light: float = 1.0):
+    """A 320×240 phone-camera frame: ``img`` (RGB) scaled by ``scale`` and ``light``, placed at
+    (x, y) in front of a grey wall, or just the wall when ``img`` is None."""
+    import cv2
+    import numpy as np
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    if img is None:
+        return frame
+    small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    if light != 1.0:
+        small = cv2.convertScaleAbs(small, alpha=light, beta=0)
+    h, w = min(240 - y, small.shape[0]), min(320 - x, small.shape[1])
+    frame[y:y + h, x:x + w] = small[:h, :w]
+    return frame
+
+
 def portrait_jpeg(name: str = "astronaut.png", width: int = 300, height: int = 400, seed: int = 0) -> bytes:
     """A 1-inch-style reference photo (portrait JPEG) of one of the two faces; ``seed`` shifts the
     crop a little, so photos of the same person differ byte for byte as real ones do."""

@@ -12,7 +12,6 @@ from server import cli
 from server.attendance.report import UnknownClass, class_attendance
 from server.live import eventlog
 from tests.conftest import TEST_KEY
-from tests.world import ok
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)
 START = date(2025, 10, 13)  # lessons 08:30–11:30 Beijing = 00:30–03:30 UTC
@@ -30,9 +29,7 @@ def taught(world, client, clock, svc):
     w.supervisor("yuquan", "district", "150104")
     w.supervisor("hohhot", "city", "150100")
     cid = w.ready_class("alpha", start=START, students=3)
-    for who, action in (("alpha_admin", "submit"), ("yuquan", "approve"), ("hohhot", "approve"), ("alpha_admin", "open")):
-        ok(client.post(f"/api/classes/{cid}/transitions", headers=w.h(who), json={"action": action}))
-    detail = ok(client.get(f"/api/classes/{cid}", headers=w.h("alpha_admin")))
+    detail = w.open_class("alpha", cid, district="yuquan", city="hohhot")
     lesson_id, lecturer = detail["lessons"][0]["id"], detail["lecturers"][0]["user_id"]
     stay, leave, absent = sorted(s["id"] for s in detail["roster"])
 

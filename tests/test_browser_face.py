@@ -17,6 +17,7 @@ from server.attendance.lessonattendance import attendance
 from server.live import eventlog
 from tests.test_browser import CHROMIUM
 from tests.test_browser_room import MEDIA_ARGS, _open, room_server
+from tests.test_face_attendance_live import _scene as scene
 
 pytestmark = pytest.mark.browser
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
@@ -31,15 +32,6 @@ def write_y4m(path: Path, rgb: np.ndarray, frames: int = 10) -> Path:
         for _ in range(frames):
             f.write(b"FRAME\n" + yuv)
     return path
-
-
-def scene(img: np.ndarray | None) -> np.ndarray:
-    """A 320×240 phone camera: a face in front of a grey wall, or just the wall."""
-    frame = np.full((240, 320, 3), 90, np.uint8)
-    if img is not None:
-        small = cv2.resize(img, None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA)[:240, :280]
-        frame[:small.shape[0], 40:40 + small.shape[1]] = small
-    return frame
 
 
 @pytest.fixture(scope="module")

@@ -12,16 +12,7 @@ import pytest
 from media import facemodels
 from media.facecheck import (ABSENT, MATCH, MISMATCH, NO_TEMPLATE, POOR, SEVERAL, EnrolmentError, FaceChecker,
                              FaceSettings, FaceTrack)
-from media.samplefaces import load_rgb
-
-
-def _frame(img: np.ndarray, x: int = 0, y: int = 0, scale: float = 0.5) -> np.ndarray:
-    """A 320×240 camera frame showing ``img`` scaled and placed at (x, y) on a grey wall."""
-    frame = np.full((240, 320, 3), 90, np.uint8)
-    small = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    h, w = min(240 - y, small.shape[0]), min(320 - x, small.shape[1])
-    frame[y:y + h, x:x + w] = small[:h, :w]
-    return frame
+from media.samplefaces import load_rgb, scene as _frame
 
 
 def _pair(faces) -> np.ndarray:

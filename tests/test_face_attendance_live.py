@@ -8,14 +8,13 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import av
-import cv2
 import numpy as np
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import VideoStreamTrack
 
 from media.room import MediaRoom
-from media.samplefaces import load_rgb
+from media.samplefaces import load_rgb, scene
 from models import Institution, Lesson, TrainingClass, User
 from server.live import eventlog
 from server.live.faceattendance import FaceAttendance
@@ -38,11 +37,8 @@ class Picture(VideoStreamTrack):
 
 
 def _scene(img: np.ndarray | None) -> np.ndarray:
-    frame = np.full((240, 320, 3), 90, np.uint8)
-    if img is not None:
-        small = cv2.resize(img, None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA)[:240, :320]
-        frame[:small.shape[0], 40:40 + small.shape[1]] = small[:, :280]
-    return frame
+    """A phone camera: the face in front of a grey wall, or just the wall."""
+    return scene(img, 40, 0, 0.45)
 
 
 class _Hub:

@@ -168,6 +168,13 @@ class World:
         ok(self.client.post(f"/api/classes/{cid}/commitment", headers=h, json={"accept": True, "signer_name": "校长"}))
         return cid
 
+    def open_class(self, inst_key: str, cid: int, *, district: str, city: str) -> dict:
+        """Submit, approve at district and city, open; the class's detail."""
+        for who, action in ((f"{inst_key}_admin", "submit"), (district, "approve"), (city, "approve"),
+                            (f"{inst_key}_admin", "open")):
+            ok(self.client.post(f"/api/classes/{cid}/transitions", headers=self.h(who), json={"action": action}))
+        return ok(self.client.get(f"/api/classes/{cid}", headers=self.h(f"{inst_key}_admin")))
+
     def running_lesson(self, inst_key: str, *, district: str, city: str, students: int = 20) -> dict:
         """An approved, open class whose first lesson runs now (real clock): the class is planned
         three weeks ahead as the rules require, then its first lesson is moved to now."""
@@ -175,10 +182,7 @@ class World:
 
         from models import Lesson
         cid = self.ready_class(inst_key, start=self.svc.today() + timedelta(days=21), students=students)
-        for who, action in ((f"{inst_key}_admin", "submit"), (district, "approve"), (city, "approve"),
-                            (f"{inst_key}_admin", "open")):
-            ok(self.client.post(f"/api/classes/{cid}/transitions", headers=self.h(who), json={"action": action}))
-        detail = ok(self.client.get(f"/api/classes/{cid}", headers=self.h(f"{inst_key}_admin")))
+        detail = self.open_class(inst_key, cid, district=district, city=city)
         now = datetime.now(timezone.utc)
         with self.svc.db.session() as s:
             row = s.get(Lesson, detail["lessons"][0]["id"])
