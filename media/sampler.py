@@ -7,6 +7,9 @@ limiter, as any consumer would), collects that keyframe's packets from a ``Sink`
 internal consumer, so forwarding is untouched — and hands the encoded picture to a worker process
 pool for decoding. Only the collection runs on the media event loop; results come back to
 ``on_sample``. The face pipeline (issue 4) consumes these samples.
+
+A liveness challenge needs motion, so ``record_clip`` collects every frame of one student for a
+few seconds (from a keyframe on, still encoded); the worker decodes the whole clip.
 """
 from __future__ import annotations
 
@@ -54,11 +57,31 @@ def decode_keyframe(mime: str, data: bytes) -> tuple[int, int, bytes, int]:
         try:
             frames = decoders[mime].decode(av.Packet(data))
         except av.FFmpegError as exc:
+            del decoders[mime]  # a decoder that failed may stay broken: the next sample gets a new one
             raise ValueError(f"undecodable: {exc}") from None
         if not frames:
             raise ValueError("undecodable: no picture in the keyframe")
         image = frames[0].to_image()  # RGB
     return image.width, image.height, image.tobytes(), os.getpid()
+
+
+def decode_clip(mime: str, frames: list[tuple[float, bytes]]) -> list[tuple[float, Any]]:
+    """Decode a clip (a keyframe, then every frame after it, in order) in a worker process:
+    [(time, RGB ndarray)]; a frame that does not decode is left out."""
+    import av
+    out = []
+    with _DECODE_LOCK:
+        if mime not in _DECODERS:
+            _DECODERS[mime] = av.CodecContext.create("libvpx" if mime == "video/vp8" else "h264", "r")
+        decoder = _DECODERS[mime]
+        for t, data in frames:
+            try:
+                pictures = decoder.decode(av.Packet(data))
+            except av.FFmpegError:
+                decoder = _DECODERS[mime] = av.CodecContext.create("libvpx" if mime == "video/vp8" else "h264", "r")
+                continue  # a failed decoder may stay broken; the frames up to the next keyframe are lost
+            out += [(t, p.to_ndarray(format="rgb24")) for p in pictures]
+    return out
 
 
 _DECODERS: dict[str, Any] = {}  # used only inside worker processes: each has its own decoders
@@ -100,6 +123,52 @@ class _Collector:
             self.parts, self.next_seq = [], None
 
 
+class _ClipCollector:
+    """Collects every frame of one stream for a few seconds, from a keyframe on (a liveness
+    challenge, media/liveness.py): encoded frames with their arrival times, decoded later in a
+    worker. A lost packet breaks the chain of frames: collection waits for the next keyframe."""
+
+    def __init__(self, depayload: Callable[[bytes], bytes], seconds: float, on_gap: Callable[[], Any]):
+        loop = asyncio.get_running_loop()
+        self.depayload, self.on_gap = depayload, on_gap
+        self.t0, self.until = loop.time(), loop.time() + seconds
+        self.done = loop.create_future()
+        self.frames: list[tuple[float, bytes]] = []
+        self.parts: list[bytes] = []
+        self.next_seq: int | None = None
+        self.started = False
+
+    def on_packet(self, packet, keyframe: bool, producer) -> None:
+        if self.done.done():
+            return
+        now = asyncio.get_running_loop().time()
+        if now >= self.until:
+            self.done.set_result(self.frames)
+            return
+        if keyframe and not self.parts:
+            self.started, self.next_seq = True, packet.sequence_number
+        if not self.started:
+            return
+        if packet.sequence_number != self.next_seq:  # lost: skip to the next keyframe
+            self.started, self.parts, self.next_seq = False, [], None
+            self.on_gap()
+            return
+        try:
+            self.parts.append(self.depayload(packet.payload))
+        except ValueError:
+            self.started, self.parts, self.next_seq = False, [], None
+            return
+        self.next_seq = (packet.sequence_number + 1) & 0xFFFF
+        if packet.marker:
+            self.frames.append((now - self.t0, b"".join(self.parts)))
+            self.parts = []
+
+    def finish(self) -> list[tuple[float, bytes]]:
+        if not self.done.done():
+            self.done.set_result(self.frames)
+        return self.frames
+
+
 class FrameSampler:
     def __init__(self, room, on_sample: Callable[[Any], Any], executor: Executor | None, *,
                  interval: tuple[float, float] = (20.0, 40.0), keyframe_wait: float = 5.0,
@@ -114,6 +183,7 @@ class FrameSampler:
         self.wants = wants or (lambda pub: pub.role == "student" and pub.source == "camera" and pub.kind == "video")
         self._tasks: dict[int, asyncio.Task] = {}
         self._wake: dict[int, tuple[int, asyncio.Event]] = {}  # id(sink) -> (user_id, "sample now")
+        self._clips: dict[int, tuple] = {}  # id(sink) -> (publication, sink, depayload, clips being taken)
         self.tap = room.add_tap(self.wants, self._attach)
 
     def _attach(self, pub: Publication) -> Sink | None:
@@ -122,7 +192,14 @@ class FrameSampler:
             log.warning("cannot sample %s: codec %s", pub.pid, pub.mime)
             return None
         collector = _Collector(depayload)
-        sink = Sink(pub, collector.on_packet, on_close=lambda s: self._detach(s))
+        clips: list[_ClipCollector] = []
+
+        def on_packet(packet, keyframe: bool, producer) -> None:
+            collector.on_packet(packet, keyframe, producer)
+            for clip in clips:
+                clip.on_packet(packet, keyframe, producer)
+        sink = Sink(pub, on_packet, on_close=lambda s: self._detach(s))
+        self._clips[id(sink)] = (pub, sink, depayload, clips)
         self._wake[id(sink)] = (pub.user_id, asyncio.Event())
         self._tasks[id(sink)] = asyncio.ensure_future(self._run(pub, sink, collector))
         return sink
@@ -141,8 +218,35 @@ class FrameSampler:
                 found.add(uid)
         return found
 
+    async def record_clip(self, user_id: int, seconds: float) -> tuple[str, list[tuple[float, bytes]]] | None:
+        """Every frame of this user's camera for ``seconds`` from now (time 0), from the next
+        keyframe on, asked for at once: (codec, [(seconds, encoded frame)]), or None when the user
+        has no camera here. Only the collection runs here; decoding is the caller's, in a worker."""
+        entry = next((e for e in self._clips.values() if e[0].user_id == user_id), None)
+        if entry is None:
+            return None
+        pub, sink, depayload, clips = entry
+
+        def gap() -> None:
+            asyncio.ensure_future(sink.request_keyframe())
+        clip = _ClipCollector(depayload, seconds, gap)
+        clips.append(clip)
+        try:
+            await sink.request_keyframe()
+            try:
+                await asyncio.wait_for(asyncio.shield(clip.done), seconds + 0.5)
+            except asyncio.TimeoutError:  # the stream stopped: what came is all there is
+                pass
+            return pub.mime, clip.finish()
+        finally:
+            clips.remove(clip)
+
     def _detach(self, sink: Sink) -> None:
         self._wake.pop(id(sink), None)
+        entry = self._clips.pop(id(sink), None)
+        if entry is not None:
+            for clip in entry[3]:
+                clip.finish()
         task = self._tasks.pop(id(sink), None)
         if task is not None:
             task.cancel()

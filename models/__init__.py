@@ -11,10 +11,13 @@ from models.events import LessonEvent
 from models.faces import FaceTemplate
 from models.files import StoredFile
 from models.institutions import Institution
+from models.leaves import LeaveLesson, LeaveRequest
 from models.people import LecturerProfile, StudentProfile
+from models.videos import LessonVideo
 
 __all__ = [
     "AuditLog", "AuthSession", "Base", "CalendarOverride", "ClassAssistant", "ClassLecturer",
-    "ClassTransition", "Enrolment", "FaceTemplate", "Institution", "LecturerProfile", "Lesson", "LessonEvent", "StoredFile",
+    "ClassTransition", "Enrolment", "FaceTemplate", "Institution", "LeaveLesson", "LeaveRequest",
+    "LecturerProfile", "Lesson", "LessonEvent", "LessonVideo", "StoredFile",
     "StudentProfile", "TrainingClass", "User",
 ]

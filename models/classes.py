@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -60,6 +60,14 @@ class Lesson(Base):
     mode: Mapped[str] = mapped_column(String(16))
     class_hours: Mapped[int] = mapped_column()
     lecturer_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # CLS-6 / ATT-6: an offline lesson's venue, where students sign in with face + location
+    # (server/domain/venue.py; migration 0005). Null for live and recorded lessons.
+    venue_name: Mapped[str | None] = mapped_column(String(200))
+    venue_address: Mapped[str | None] = mapped_column(String(300))
+    venue_latitude: Mapped[float | None] = mapped_column(Float)
+    venue_longitude: Mapped[float | None] = mapped_column(Float)
+    venue_radius_m: Mapped[int | None] = mapped_column()
+    venue_datum: Mapped[str | None] = mapped_column(String(8))  # "wgs84" (GPS) or "gcj02" (Chinese maps)
 
     training_class = relationship("TrainingClass", back_populates="lessons")
 

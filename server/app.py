@@ -12,7 +12,10 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from server.api import audit, auth, classes, institutions, lecturers, reference, students, users
+from server.api import audit, auth, classes, institutions, lecturers, leaves, reference, students, users
+from server.api import offlinesignin  # ATT-6 / CLS-6
+from server.api import study  # ATT-5: recorded lessons
+from server.api import liveness  # ATT-1: liveness challenges answered by upload (offline, recorded)
 from server.api.endpoint import Api, error_response, identity_error
 from server.api.openapi import build_openapi
 from server.errors import ApiError
@@ -22,9 +25,12 @@ from server.settings import Settings
 
 log = logging.getLogger("qihang")
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client_web"
-MODULES = (auth, institutions, users, lecturers, students, classes, reference, audit)
+MODULES = (auth, institutions, users, lecturers, students, classes, reference, audit, leaves, offlinesignin,
+           study, liveness)
 PAGES = {"/": "index.html", "/login": "login.html", "/planner": "planner.html", "/register": "register.html",
-         "/review": "review.html", "/docs": "docs.html", "/room": "room.html"}
+         "/review": "review.html", "/docs": "docs.html", "/room": "room.html", "/leave": "leave.html",
+         "/signin": "signin.html",  # ATT-6: offline-lesson sign-in on the phone
+         "/study": "study.html"}  # ATT-5: a recorded lesson on the phone
 
 
 def all_endpoints() -> list:
@@ -63,7 +69,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if svc.settings.face_attendance:
             from server.live.faceattendance import FaceAttendance
             live["hub"].faces = FaceAttendance(svc, live["hub"], live["bus"].node_id,
-                                               interval=svc.settings.face_sample_seconds)
+                                               interval=svc.settings.face_sample_seconds,
+                                               liveness_every=svc.settings.liveness_seconds,
+                                               liveness_on=svc.settings.liveness)
         try:
             yield
         finally:

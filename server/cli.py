@@ -43,7 +43,7 @@ def cmd_serve(settings: Settings, args) -> int:
 
 
 def cmd_attendance(settings: Settings, args) -> int:
-    """ATT-2: a class's per-lesson attendance, printed or written as CSV."""
+    """ATT-2: a class's per-lesson attendance, printed or written as CSV (with CLS-7/CLS-8 columns)."""
     from datetime import datetime, timezone
 
     from server.attendance.report import UnknownClass, class_attendance, to_csv, to_text
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--migrate", action="store_true", help="migrate before serving")
-    att = sub.add_parser("attendance", help="print or export a class's per-lesson attendance (ATT-2)")
+    att = sub.add_parser("attendance", help="print or export a class's per-lesson attendance (ATT-2), with "
+                         "absences, leaves, replay make-up and the final-assessment bar (CLS-7, CLS-8)")
     att.add_argument("class_id", type=int)
     att.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-' for standard output)")
     args = parser.parse_args(argv)

@@ -37,6 +37,19 @@ class Settings:
     turn_ttl_seconds: int = 6 * 3600
     face_attendance: bool = True  # ATT-1: sample and check students' cameras in live rooms
     face_sample_seconds: tuple[float, float] = (20.0, 40.0)  # random interval between a student's samples
+    # ATT-1 liveness: a challenge when a student's camera first shows up in a lesson (sign-in),
+    # then at random intervals in this range; None: only at sign-in and when staff ask.
+    liveness_seconds: tuple[float, float] | None = (900.0, 1800.0)
+    liveness: bool = True  # off: face matching only (QIHANG_LIVENESS=0)
+    offline_radius_m: int = 200  # ATT-6: an offline venue's sign-in radius when the plan gives none (20–5000)
+    # ATT-5 recorded study (server/study/): a course video's upload limit, the phone page's heartbeat,
+    # the play time between human-machine prompts (random in the range), the time to answer one, and
+    # the share of prompts that also take a camera snapshot for a face check
+    max_video_bytes: int = 1024 * 1024 * 1024
+    study_heartbeat_seconds: float = 10.0
+    study_prompt_seconds: tuple[float, float] = (300.0, 900.0)
+    study_prompt_window_seconds: float = 60.0
+    study_face_share: float = 0.5
 
     @property
     def uploads_dir(self) -> Path:
@@ -75,18 +88,42 @@ class Settings:
             turn_ttl_seconds=_int(env, "QIHANG_TURN_TTL_SECONDS", 6 * 3600),
             face_attendance=(env.get("QIHANG_FACE_ATTENDANCE") or "1") not in ("0", "false", "no", "off"),
             face_sample_seconds=_range(env.get("QIHANG_FACE_SAMPLE_SECONDS"), (20.0, 40.0)),
+            liveness=(env.get("QIHANG_LIVENESS") or "1") not in ("0", "false", "no", "off"),
+            liveness_seconds=(None if (env.get("QIHANG_LIVENESS_SECONDS") or "").lower() in ("0", "off", "no")
+                              else _range(env.get("QIHANG_LIVENESS_SECONDS"), (900.0, 1800.0), "QIHANG_LIVENESS_SECONDS")),
+            offline_radius_m=_radius(_int(env, "QIHANG_OFFLINE_RADIUS_M", 200)),
+            max_video_bytes=_int(env, "QIHANG_MAX_VIDEO_MB", 1024) * 1024 * 1024,
+            study_heartbeat_seconds=float(env.get("QIHANG_STUDY_HEARTBEAT_SECONDS") or 10),
+            study_prompt_seconds=_range(env.get("QIHANG_STUDY_PROMPT_SECONDS"), (300.0, 900.0),
+                                        name="QIHANG_STUDY_PROMPT_SECONDS"),
+            study_prompt_window_seconds=float(env.get("QIHANG_STUDY_PROMPT_WINDOW_SECONDS") or 60),
+            study_face_share=_share(env.get("QIHANG_STUDY_FACE_SHARE"), 0.5),
         )
 
 
-def _range(raw: str | None, default: tuple[float, float]) -> tuple[float, float]:
+def _range(raw: str | None, default: tuple[float, float],
+           name: str = "QIHANG_FACE_SAMPLE_SECONDS") -> tuple[float, float]:
     """"20-40" → (20.0, 40.0); a single number is a fixed interval."""
     if not raw:
         return default
     lo, _, hi = raw.partition("-")
     lo_f, hi_f = float(lo), float(hi or lo)
     if not 0 < lo_f <= hi_f:
-        raise ValueError(f"QIHANG_FACE_SAMPLE_SECONDS must look like 20-40 (seconds), not {raw!r}")
+        raise ValueError(f"{name} must look like 20-40 (seconds), not {raw!r}")
     return lo_f, hi_f
+
+
+def _share(raw: str | None, default: float) -> float:
+    value = float(raw) if raw not in (None, "") else default
+    if not 0 <= value <= 1:
+        raise ValueError(f"QIHANG_STUDY_FACE_SHARE must lie in 0–1, not {raw!r}")
+    return value
+
+
+def _radius(metres: int) -> int:
+    if not 20 <= metres <= 5000:  # the same bounds the schedule API puts on a venue (ATT-6)
+        raise ValueError(f"QIHANG_OFFLINE_RADIUS_M must be 20–5000 metres, not {metres}")
+    return metres
 
 
 def _list(raw: str | None) -> tuple[str, ...]:

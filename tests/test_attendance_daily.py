@@ -62,3 +62,13 @@ def test_att7_daily_study_time_against_the_plan_exactly_at_80_percent():
 def test_lessons_not_started_yet_are_left_out():
     days = daily([lesson_log(AM, 120, 0, 120), lesson_log(PM, 120, 0, 120)], [ANNA], now=AM + timedelta(hours=3))
     assert days[ANNA][0].planned == timedelta(minutes=120) and set(days[ANNA][0].halves) == {"am"}
+
+
+def test_att7_the_days_study_photo_is_the_first_one_kept():
+    lesson, events = lesson_log(AM, 120, 0, 120)
+    events.append(ev(AM + timedelta(minutes=1), "study_photo", ANNA, "student", file_id=42))
+    events.sort(key=lambda e: e.at)
+    day = daily([(lesson, events), lesson_log(PM, 120, 0, 120)], [ANNA], now=PM + timedelta(hours=5))[ANNA][0]
+    assert day.photo_file_id == 42 and day.as_dict()["study_photo_file_id"] == 42
+    none = daily([lesson_log(AM, 120, 0, 120)], [ANNA], now=PM)[ANNA][0]
+    assert none.photo_file_id is None

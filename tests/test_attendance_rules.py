@@ -140,6 +140,23 @@ def test_att1_a_mismatch_or_absent_face_breaks_the_credit_around_it():
     assert [(s.start, s.end, s.reason) for s in lost] == [(m(9.75), m(10.75), "face_unverified")]
 
 
+def test_att1_a_failed_liveness_challenge_stops_credit_and_checks_until_one_passes():
+    # A photo of the student matches every sample; the liveness challenge at minute 20 says it is
+    # not alive, the one at minute 30 passes again (the student came back to the camera).
+    log = _lesson().student(ANNA, 0).checks(ANNA, 0.25, 59.75)
+    log.add(1, "liveness", ANNA, "student", f"s{ANNA}", passed=True)
+    log.add(20, "liveness", ANNA, "student", f"s{ANNA}", passed=False, reasons=["no_turn", "no_blink"])
+    log.add(30, "liveness", ANNA, "student", f"s{ANNA}", passed=True)
+    a = _run(log)[ANNA]
+    assert a.study == timedelta(minutes=50)
+    assert [(s.start, s.end, s.reason) for s in a.timeline if not s.credited] == [(m(20), m(30), "liveness_failed")]
+    assert (a.checks_passed, a.checks_due) == (100, 120)  # the 20 matches from 20:00 to 29:45 do not pass
+    never = _lesson().student(ANNA, 0).checks(ANNA, 0.25, 59.75)
+    never.add(0.5, "liveness", ANNA, "student", f"s{ANNA}", passed=False)
+    b = _run(never)[ANNA]
+    assert b.study == timedelta(seconds=30) and b.checks_passed == 1 and not b.meets_attendance  # until judged
+
+
 def test_att1_a_long_gap_between_samples_is_not_vouched_for():
     log = _lesson().student(ANNA, 0).checks(ANNA, 0.25, 19.75).checks(ANNA, 40, 59.75)
     a = _run(log, max_sample_gap=timedelta(seconds=90))[ANNA]

@@ -2,6 +2,10 @@
 students whose fake cameras show (a) the registered student's face, (b) another person's face,
 (c) an empty room. The SFU samples each attendance stream, a worker judges it, and the lesson log
 says present (match), mismatch and absent; the attendance rate follows from the log (ATT-4).
+
+A fake camera plays a fixed clip and cannot answer a random challenge, so that room runs with
+liveness off; a second room with liveness on shows the same still picture failing the challenge
+on the student's page (the live pass is tested over WebRTC in tests/test_liveness.py).
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ def write_y4m(path: Path, rgb: np.ndarray, frames: int = 10) -> Path:
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faceroom")  # every student registers with the astronaut's photo
-    with room_server(tmp, students=3, face_sample_seconds=(2.0, 3.0)) as (base, svc, w, detail):
+    with room_server(tmp, students=3, face_sample_seconds=(2.0, 3.0), liveness=False) as (base, svc, w, detail):
         yield {"base": base, "lesson_id": detail["lesson_id"], "svc": svc, "tmp": tmp,
                "lecturer": w.login(detail["lecturer_username"]),
                "students": [(s["id"], w.login(w.mobiles[s["id"]])) for s in detail["roster"][:3]]}
@@ -88,3 +92,42 @@ def test_att1_registered_face_present_another_face_mismatch_empty_room_absent(ro
         found = attendance(events, [uid for uid, _ in who.values()], until=events[-1].at)
     assert found[who["me"][0]].attendance_rate == 1 and found[who["me"][0]].meets_attendance  # ATT-4
     assert found[who["other"][0]].checks_passed == 0 and not found[who["other"][0]].meets_attendance
+
+
+def test_att1_a_still_picture_of_the_registered_face_fails_the_liveness_challenge(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    with room_server(tmp_path, students=1, face_sample_seconds=(1.0, 2.0), liveness_seconds=None) as (base, svc, w,
+                                                                                                      detail):
+        lesson_id, (student_id, token) = detail["lesson_id"], (detail["roster"][0]["id"],
+                                                               w.login(w.mobiles[detail["roster"][0]["id"]]))
+        clip = write_y4m(tmp_path / "photo.y4m", scene(load_rgb("astronaut.png")))
+        requests: list[str] = []
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=MEDIA_ARGS + [f"--use-file-for-fake-video-capture={clip}"])
+            try:
+                _, page = _open(browser, base, token, lesson_id, requests, **PHONE)
+                # the page shows the challenge's steps over the student's own camera...
+                page.wait_for_selector('#liveness:not([hidden]) .arrow[data-action]', timeout=30000)
+                shown = page.inner_text("#liveness-step")
+                # ...and then the server's verdict
+                page.wait_for_selector('#liveness[data-state="failed"]', timeout=30000)
+                verdict_text = page.inner_text("#liveness-step")
+                deadline, verdicts = time.monotonic() + 40, []
+                while time.monotonic() < deadline and len(verdicts) < 2:  # the first try and its retry
+                    with svc.db.session() as s:
+                        verdicts = [e.payload for e in eventlog.events(s, lesson_id, kinds=["liveness"], limit=None)]
+                    time.sleep(0.5)
+                with svc.db.session() as s:
+                    checks = [e.payload for e in eventlog.events(s, lesson_id, kinds=["face_check"], limit=None)]
+            finally:
+                browser.close()
+    assert any(word in shown for word in ("转头", "眨眼"))
+    assert "未通过" in verdict_text
+    assert [v["attempt"] for v in verdicts[:2]] == [1, 2] and not any(v["passed"] for v in verdicts)
+    for v in verdicts:
+        assert {"no_turn", "no_blink"} <= set(v["reasons"]) and v["identity"] == "match", v
+        assert v["frames"] >= 20  # the clip was seen: it is the stillness that fails
+    assert sum(c["verdict"] == "match" for c in checks) > len(checks) / 2  # the face itself matches
+    assert all(u.startswith(base) or u.startswith(("data:", "blob:")) for u in requests)  # PLAT-2

@@ -95,8 +95,9 @@ def test_att1_students_cameras_are_sampled_judged_logged_and_told_to_staff(svc, 
                     got = {}
                     for ev in eventlog.events(s, lesson["lesson_id"], kinds=["face_check"], limit=None):
                         got.setdefault(ev.user_id, []).append(ev.payload)
-                told = {m["event"]["user_id"] for _, m, _ in hub.published}
-                if all(lesson[w] in got and lesson[w] in told for w in scenes):  # logged, then published
+                    photos = eventlog.events(s, lesson["lesson_id"], kinds=["study_photo"], limit=None)
+                told = {m["event"]["user_id"] for _, m, _ in hub.published if "event" in m}
+                if all(lesson[w] in got and lesson[w] in told for w in scenes) and photos:  # logged, then published
                     return got, hub
                 await asyncio.sleep(0.1)
             return got, hub
@@ -111,5 +112,15 @@ def test_att1_students_cameras_are_sampled_judged_logged_and_told_to_staff(svc, 
     assert first["swap"]["verdict"] == "mismatch" and first["swap"]["distance"] > 0.45
     assert first["away"]["verdict"] == "absent" and first["away"]["faces"] == 0
     staff = [m for _, m, audience in hub.published if audience == "staff" and m["event"]["kind"] == "face_check"]
+    assert not [m for _, m, audience in hub.published if "event" in m and m["event"]["kind"] == "face_check"
+                and audience != "staff"]
     assert {m["event"]["user_id"] for m in staff} >= {lesson[w] for w in scenes}  # never sent to students
     assert all(m["event"]["display_name"] in scenes for m in staff)
+    # ATT-7: the day's study photo is the first matching sample, kept encrypted — for "me" alone
+    with svc.db.session() as s:
+        photos = eventlog.events(s, lesson["lesson_id"], kinds=["study_photo"], limit=None)
+        assert [p.user_id for p in photos] == [lesson["me"]]
+        from models import StoredFile
+        row = s.get(StoredFile, photos[0].payload["file_id"])
+        assert row.kind == "study_photo" and row.owner_user_id == lesson["me"]
+        assert svc.files.read(row)[:2] == b"\xff\xd8"  # a JPEG

@@ -154,6 +154,7 @@ export function renderTopbar(user, active) {
   const links = [["/", "我的主页", "Home"]];
   if (user.role === "institution_admin") links.push(["/planner", "开班计划", "Planner"]);
   if (user.role === "supervisor") links.push(["/review", "班期审核", "Review"]);
+  links.push(["/leave", "请假", "Leave"]);  // CLS-7/CLS-8
   links.push(["/docs", "接口文档", "API docs"]);
   const nav = h("nav", { class: "nav" }, ...links.map(([href, zh, en]) =>
     h("a", { href, class: href === active ? "active" : "", "data-testid": `nav-${en.toLowerCase().replace(/\s+/g, "-")}` },

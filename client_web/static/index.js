@@ -29,6 +29,9 @@ async function main() {
   if (me.role === "supervisor") {
     links.append(h("a", { class: "button", href: "/review", id: "link-review" }, ...bi("班期审核", "Class review")));
   }
+  // CLS-8: students ask for leave, staff decide it, supervisors read it.
+  links.append(h("a", { class: "button secondary", href: "/leave", id: "link-leave" },
+    ...(me.role === "student" ? bi("请假", "Ask for leave") : bi("请假与缺勤", "Leave and absences"))));
   if (me.role !== "student") {
     links.append(h("a", { class: "button secondary", href: "/docs", id: "link-docs" }, ...bi("接口文档", "API docs")));
   }

@@ -185,6 +185,39 @@ function basicsCard(cls) {
 }
 
 // ---- lessons (PUT, ISO datetimes with +08:00)
+
+/** CLS-6 / ATT-6: an offline lesson's venue, where students sign in with face + location. */
+function venueCell(venue, mode) {
+  const v = venue || {};
+  const input = (name, attrs) => h("input", { name: `venue.${name}`, ...attrs });
+  const datum = h("select", { name: "venue.datum", title: "坐标系 Coordinate datum" });
+  options(datum, [["wgs84", "GPS / 手机定位 WGS-84"], ["gcj02", "高德·腾讯地图 GCJ-02"]], { value: v.datum || "wgs84" });
+  const lat = input("latitude", { type: "number", step: "any", min: -90, max: 90, placeholder: "纬度 lat", value: v.latitude ?? "", style: "width:7.5em" });
+  const lon = input("longitude", { type: "number", step: "any", min: -180, max: 180, placeholder: "经度 lon", value: v.longitude ?? "", style: "width:7.5em" });
+  const here = h("button", { type: "button", class: "secondary small", title: "用本机当前位置 Use this device's location" }, "定位");
+  here.addEventListener("click", () => navigator.geolocation?.getCurrentPosition((p) => {
+    lat.value = p.coords.latitude.toFixed(6);
+    lon.value = p.coords.longitude.toFixed(6);
+    datum.value = "wgs84";
+  }, () => alert("无法获取位置 Location unavailable"), { enableHighAccuracy: true }));
+  const cell = h("td", { class: "venue-cell", "data-testid": "lesson-venue" },
+    input("name", { type: "text", placeholder: "地点名称 Venue", value: v.name || "", maxlength: 200 }),
+    h("div", { class: "row", style: "gap:4px;flex-wrap:nowrap;align-items:center" }, lat, lon, here),
+    h("div", { class: "row", style: "gap:4px;flex-wrap:nowrap;align-items:center" },
+      input("radius_m", { type: "number", min: 20, max: 5000, placeholder: "半径 200 m", value: v.radius_m ?? "", style: "width:7em", title: "签到半径（米）Sign-in radius, metres" }),
+      datum));
+  cell.hidden = mode !== "offline";
+  return cell;
+}
+
+function readVenue(tr) {
+  const v = (name) => tr.querySelector(`[name="venue.${name}"]`).value.trim();
+  if (tr.querySelector("[name=mode]").value !== "offline") return null;
+  return { name: v("name"), latitude: v("latitude") === "" ? null : Number(v("latitude")),
+           longitude: v("longitude") === "" ? null : Number(v("longitude")),
+           radius_m: v("radius_m") === "" ? null : Number(v("radius_m")), datum: v("datum") };
+}
+
 function lessonRow(lesson, lecturers) {
   const sel = h("select", { name: "lecturer_id" });
   options(sel, lecturers.map((l) => [l.user_id, l.display_name]), { blank: "—", value: lesson.lecturer_id ?? "" });
@@ -198,8 +231,10 @@ function lessonRow(lesson, lecturers) {
     h("td", {}, mode),
     h("td", {}, h("input", { name: "class_hours", type: "number", min: 1, max: 16, value: lesson.class_hours ?? 4, style: "width:5em" })),
     h("td", {}, sel),
+    venueCell(lesson.venue, lesson.mode || "live"),
     h("td", {}, remove));
   remove.addEventListener("click", () => { tr.remove(); renumberLessons(); });
+  mode.addEventListener("change", () => { tr.querySelector(".venue-cell").hidden = mode.value !== "offline"; });
   return tr;
 }
 
@@ -225,7 +260,7 @@ function lessonsCard(cls) {
     h("thead", {}, h("tr", {},
       h("th", {}, ...bi("课次名称", "Title")), h("th", {}, ...bi("开始（北京时间）", "Starts, Beijing time")),
       h("th", {}, ...bi("结束", "Ends")), h("th", {}, ...bi("方式", "Mode")), h("th", {}, ...bi("课时", "Hours")),
-      h("th", {}, ...bi("讲师", "Lecturer")), h("th", {}))),
+      h("th", {}, ...bi("讲师", "Lecturer")), h("th", {}, ...bi("线下地点", "Offline venue")), h("th", {}))),
     tbody);
   const add = h("button", { type: "button", id: "add-lesson", class: "secondary" }, ...bi("添加课次", "Add lesson"));
   add.addEventListener("click", () => {
@@ -235,6 +270,7 @@ function lessonsCard(cls) {
     if (last) {
       const v = (name) => last.querySelector(`[name=${name}]`).value;
       lesson = { ...lesson, mode: v("mode"), class_hours: +v("class_hours") || 4, lecturer_id: v("lecturer_id") || null,
+                 venue: readVenue(last),
                  starts_at: v("starts_at") ? fromLocalInput(nextDay(v("starts_at"))) : null,
                  ends_at: v("ends_at") ? fromLocalInput(nextDay(v("ends_at"))) : null };
     }
@@ -248,7 +284,8 @@ function lessonsCard(cls) {
     const lessons = [...tbody.querySelectorAll("tr")].map((tr) => {
       const v = (name) => tr.querySelector(`[name=${name}]`).value;
       return { title: v("title").trim(), starts_at: fromLocalInput(v("starts_at")), ends_at: fromLocalInput(v("ends_at")),
-               mode: v("mode"), class_hours: Number(v("class_hours")), lecturer_id: v("lecturer_id") ? Number(v("lecturer_id")) : null };
+               mode: v("mode"), class_hours: Number(v("class_hours")), lecturer_id: v("lecturer_id") ? Number(v("lecturer_id")) : null,
+               venue: readVenue(tr) };
     });
     await put(`/api/classes/${cls.id}/lessons`, { lessons });
     await refresh();

@@ -5,11 +5,12 @@
 // No external URL of any kind (PLAT-2).
 import { $, getToken, goLogin, h, query } from "/static/api.js";
 import { renderConsole, setupConsole } from "/static/roomconsole.js";
+import { showChallenge, showResult } from "/static/liveness.js";
 
 const lessonId = Number(query("lesson"));
 const state = {
   ws: null, you: null, sub: null, pubs: {}, streams: {}, tracks: {}, muted: false, hands: new Map(),
-  ice: [], retry: 300, online: [], roster: [], floor: new Set(), cameras: new Set(), quality: new Map(), faces: new Map(),
+  ice: [], retry: 300, online: [], roster: [], floor: new Set(), cameras: new Set(), quality: new Map(), faces: new Map(), liveness: new Map(),
   watching: new Set(),
 };
 window.qihangRoom = state; // for diagnostics and the browser tests
@@ -237,6 +238,9 @@ function onEvent(ev) {
     state.quality.set(ev.user_id, ev.payload.quality);
   } else if (ev.kind === "face_check") {  // ATT-1 live view (staff only: the server sends it to staff)
     state.faces.set(ev.user_id, { verdict: ev.payload.verdict, at: ev.at, distance: ev.payload.distance });
+  } else if (ev.kind === "liveness") {  // ATT-1: the student's own verdict, and the staff's view
+    if (ev.user_id === me) showResult(ev.payload);
+    state.liveness.set(ev.user_id, { passed: ev.payload.passed, at: ev.at, reasons: ev.payload.reasons_zh || [] });
   }
   renderConsole(state, send);
 }
@@ -249,6 +253,7 @@ function onJoined(msg) {
   state.floor = new Set(msg.floor || []);
   state.cameras = new Set(msg.cameras || []);
   state.faces = new Map(Object.entries(msg.faces || {}).map(([id, f]) => [Number(id), f]));
+  state.liveness = new Map(Object.entries(msg.liveness || {}).map(([id, v]) => [Number(id), v]));
   state.hands = new Map((msg.hands || []).map((id) => [id, [id, `#${id}`]]));
   const role = msg.you.room_role;
   document.body.dataset.role = role;
@@ -307,6 +312,7 @@ function connect() {
       else if (msg.type === "video_quality") document.querySelectorAll("#quality button").forEach((b) => b.setAttribute("aria-pressed", String(b.value === msg.preference)));
       else if (msg.type === "watching") state.watching = new Set(msg.user_ids);
       else if (msg.type === "media_closed") onMediaClosed(msg);
+      else if (msg.type === "liveness") showChallenge(msg.challenge);
       else if (msg.type === "error") showError(msg.error);
     } catch (err) {
       console.error(err);

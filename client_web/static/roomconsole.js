@@ -52,10 +52,11 @@ export function renderConsole(state, send) {
       h("td", {}, r.display_name, role === "assistant" && r.assistant_id === state.you.user_id ? h("small", {}, "（本组）") : ""),
       h("td", { class: "dot" }, online.has(id) ? "● 在线" : "○ 离线"),
       h("td", {}, state.cameras.has(id) ? "📷" : "—"),
-      faceCell(state.faces.get(id)),
+      faceCell(state.faces.get(id), state.liveness.get(id)),
       h("td", { "data-quality": q }, QUALITY[q][0]),
       h("td", {}, state.hands.has(id) ? "✋" : "", state.floor.has(id) ? "🎤" : ""),
-      h("td", { class: "actions" }, floorButton(state, send, id) || "", watchBox(state, send, id)));
+      h("td", { class: "actions" }, floorButton(state, send, id) || "", livenessButton(state, send, id),
+        watchBox(state, send, id)));
   }));
 }
 
@@ -67,11 +68,21 @@ const FACE = {
   no_sample: ["… 无画面", "no picture from the camera"], undecodable: ["… 无画面", "no picture from the camera"],
 };
 
-function faceCell(face) {
+function faceCell(face, live) {
   if (!face) return h("td", { "data-face": "none" }, "—");
   const [zh, en] = FACE[face.verdict] || [face.verdict, face.verdict];
   const at = face.at ? new Date(face.at).toLocaleTimeString("zh-CN", { hour12: false }) : "";
-  return h("td", { "data-face": face.verdict, title: `${en} · ${at}` }, zh, h("small", {}, ` ${at}`));
+  const attrs = { "data-face": face.verdict, title: `${en} · ${at}` };
+  if (live) attrs["data-live"] = String(live.passed);
+  return h("td", attrs, zh, h("small", {}, ` ${at}`),
+    live ? h("small", { "data-testid": "live", title: live.reasons.join("；") }, live.passed ? " · 活体✔" : " · 活体✖") : "");
+}
+
+// ATT-1: have one student take a liveness challenge now (their camera must be on).
+function livenessButton(state, send, id) {
+  if (!state.cameras.has(id)) return "";
+  return h("button", { class: "button small", "data-testid": "liveness-check", title: "活体检测 Liveness check",
+    onclick: () => send({ type: "liveness_check", user_id: id }) }, "活体");
 }
 
 function renderHands(state, send) {

@@ -17,6 +17,7 @@ from server.auth.scope import scope_classes
 from server.domain import classplan
 from server.domain.assistants import balanced_split
 from server.domain.enrolment import audience_problem, prior_conflicts
+from server.domain.venue import venue_dict, venue_problem
 from server.domain.workflow import EDITABLE, pending_level, plan_move
 from server.errors import ApiError, NotFound, RuleViolations
 from server.policy.profiles import COURSE_TYPES
@@ -44,6 +45,16 @@ class ClassPatch(Body):
     head_teacher_id: int | None = None
 
 
+class VenueBody(Body):
+    """CLS-6 / ATT-6: where an offline lesson is held; ranges are checked in server/domain/venue.py."""
+    name: str = Field(min_length=1, max_length=200)
+    address: str | None = Field(default=None, max_length=300)
+    latitude: float
+    longitude: float
+    radius_m: int | None = None  # None: the deployment default (QIHANG_OFFLINE_RADIUS_M, 200 m)
+    datum: Literal["wgs84", "gcj02"] = "wgs84"  # gcj02: a point read off a Chinese web map
+
+
 class LessonBody(Body):
     title: str = Field(min_length=1, max_length=200)
     starts_at: AwareDatetime
@@ -51,6 +62,7 @@ class LessonBody(Body):
     mode: Literal["live", "offline", "recorded"]
     class_hours: int = Field(ge=1, le=16)
     lecturer_id: int | None = None
+    venue: VenueBody | None = None  # required for (and only for) offline lessons
 
 
 class LessonsBody(Body):
@@ -136,7 +148,8 @@ def class_detail(cls: TrainingClass, ctx: Ctx) -> dict:
         "head_teacher_id": cls.head_teacher_user_id,
         "commitment_accepted_at": cls.commitment_accepted_at.isoformat() if cls.commitment_accepted_at else None,
         "lessons": [{"id": l.id, "title": l.title, "starts_at": _cn(l.starts_at), "ends_at": _cn(l.ends_at),
-                     "mode": l.mode, "class_hours": l.class_hours, "lecturer_id": l.lecturer_user_id}
+                     "mode": l.mode, "class_hours": l.class_hours, "lecturer_id": l.lecturer_user_id,
+                     "venue": venue_dict(l)}
                     for l in cls.lessons],
         "lecturers": [{"user_id": l.user_id, "is_lead": l.is_lead, "display_name": users[l.user_id].display_name}
                       for l in cls.lecturers],
@@ -253,6 +266,11 @@ def put_lessons(ctx: Ctx, body: LessonsBody, class_id: int):
         for problem in classplan.lesson_problems(lesson, profile, cls.delivery_mode):
             problem.field = field
             raise problem
+        venue, problem = venue_problem(lb.mode, lb.venue, field, ctx.svc.settings.offline_radius_m)  # CLS-6, ATT-6
+        if problem is not None:
+            raise problem
+        if venue is not None:
+            venue.apply(lesson)
         new.append(lesson)
     cls.lessons = new
     ctx.s.flush()

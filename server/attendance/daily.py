@@ -4,7 +4,12 @@ A half-day is the morning (lessons starting before 12:00 China time) or the afte
 teaching day. Signing in and out is proven by the face, not by a button: a student's **sign-in** is
 the first face check of the half-day that matched the enrolled face, the **sign-out** the last one
 (ATT-1 samples every 20–40 s, so both sit within a minute of arrival and departure). A half-day
-without a matching check has neither.
+without a matching check has neither. An offline lesson (ATT-6) has no camera samples: its sign-in
+and sign-out are the student's accepted ``offline_sign_in`` attempts (face + location on the phone
+page, server/attendance/offline.py); the sign-out stays empty until one is made.
+
+The day's **study photo** (ATT-7) is the first sample of the day that matched the student's face,
+kept by the live room (``study_photo`` events, server/live/faceattendance.py).
 
 Daily study time = the credited live study time of the day's lessons (server/attendance/
 lessonattendance.py); the plan = the lessons' scheduled time. Where the region sets
@@ -19,7 +24,8 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Any, Iterable
 
-from server.attendance.lessonattendance import AttendanceRules, attendance
+from server.attendance import offline
+from server.attendance.lessonattendance import AttendanceRules
 from server.services import CHINA_TZ
 
 NOON = time(12, 0)
@@ -41,6 +47,7 @@ class Day:
     planned: timedelta = timedelta(0)
     study: timedelta = timedelta(0)
     halves: dict[str, HalfDay] = field(default_factory=dict)  # "am" / "pm" (only half-days with lessons)
+    photo_file_id: int | None = None  # ATT-7: the day's study photo (the first matching live sample)
 
     def meets(self, threshold: Fraction | None) -> bool | None:
         """ATT-7 daily study share, inclusive; None where the region sets no daily rule."""
@@ -53,6 +60,7 @@ class Day:
     def as_dict(self, threshold: Fraction | None = None) -> dict:
         return {"day": self.day.isoformat(), "planned_minutes": round(self.planned.total_seconds() / 60, 1),
                 "study_minutes": round(self.study.total_seconds() / 60, 1), "meets_daily_ATT7": self.meets(threshold),
+                "study_photo_file_id": self.photo_file_id,
                 "halves": {k: {"sign_in": h.sign_in.isoformat() if h.sign_in else None,
                                "sign_out": h.sign_out.isoformat() if h.sign_out else None}
                            for k, h in self.halves.items()}}
@@ -74,13 +82,22 @@ def daily(lessons: Iterable[tuple[Any, list]], students: Iterable[int], *, now: 
             continue
         day, half = half_of(lesson.starts_at)
         until = min(now, max(lesson.ends_at, events[-1].at if events else lesson.ends_at))
-        found = attendance(events, students, until=until, rules=rules)
+        found = offline.lesson_attendance(lesson, events, students, until=until, rules=rules)
         for uid in students:
             record = days[uid].setdefault(day, Day(day))
             record.planned += lesson.ends_at - lesson.starts_at
             record.study += found[uid].study
             hd = record.halves.setdefault(half, HalfDay())
+            if offline.is_offline(lesson):  # ATT-6: the accepted sign-in and sign-out themselves
+                first_in, last_out = offline.sign_times(events, uid)
+                if first_in is not None and (hd.sign_in is None or first_in < hd.sign_in):
+                    hd.sign_in = first_in
+                if last_out is not None and (hd.sign_out is None or last_out > hd.sign_out):
+                    hd.sign_out = last_out
+                continue
             for ev in events:
+                if ev.kind == "study_photo" and ev.user_id == uid and record.photo_file_id is None:
+                    record.photo_file_id = (ev.payload or {}).get("file_id")
                 if ev.kind == "face_check" and ev.user_id == uid and (ev.payload or {}).get("verdict") == "match":
                     if hd.sign_in is None or ev.at < hd.sign_in:
                         hd.sign_in = ev.at

@@ -11,10 +11,12 @@ Credited live study time is the time a student was, all at once:
 * with the **face verified** — between two consecutive ``face_check`` samples only if both matched
   the enrolled face (ATT-1: the samples bracketing a stretch vouch for it; a mismatch, an absent
   face or a failed sample breaks it); a matched sample vouches for at most ``max_sample_gap`` on a
-  side with no sample (before the first, after the last, into a silence between two).
+  side with no sample (before the first, after the last, into a silence between two);
+* and **alive** — from a failed ``liveness`` challenge (media/liveness.py: a photo or a replay in
+  front of the camera) until the next passed one, nothing counts, matching face or not.
 
 Attendance rate (ATT-4) = face checks passed ÷ face checks due (every sample taken of the student
-is due; a ``match`` passes). Thresholds are the region profile's, compared inclusively with exact
+is due; a ``match`` passes, except while the student stands failed on liveness). Thresholds are the region profile's, compared inclusively with exact
 fractions: 80 % means 8 of 10 passes, and 0.7999… never rounds up.
 
 Each student also gets a timeline: the lesson cut at every change, each piece credited or marked
@@ -32,7 +34,7 @@ from server.live import eventlog
 
 MATCH = "match"
 LECTURER_SLOTS = ("main", "screen")
-REASONS = ("not_connected", "lecturer_not_live", "page_hidden", "camera_off", "face_unverified")
+REASONS = ("not_connected", "lecturer_not_live", "page_hidden", "camera_off", "face_unverified", "liveness_failed")
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,24 @@ def _hidden_spans(events: list, until: datetime) -> dict[int, list[Span]]:
     return spans
 
 
+def _unlive_spans(events: list, until: datetime) -> dict[int, list[Span]]:
+    """Per user: from a failed liveness challenge until the next passed one (or ``until``)."""
+    failed_at: dict[int, datetime] = {}
+    spans: dict[int, list[Span]] = {}
+    for ev in events:
+        if _f(ev, "kind") != "liveness" or _f(ev, "user_id") is None:
+            continue
+        uid, at = _f(ev, "user_id"), _f(ev, "at")
+        if _payload(ev).get("passed"):
+            if uid in failed_at:
+                spans.setdefault(uid, []).append((failed_at.pop(uid), at))
+        else:
+            failed_at.setdefault(uid, at)
+    for uid, start in failed_at.items():
+        spans.setdefault(uid, []).append((start, until))
+    return spans
+
+
 def _face_spans(samples: list[tuple[datetime, str]], gap: timedelta) -> list[Span]:
     """What the face samples vouch for (see the module docstring)."""
     out: list[Span] = []
@@ -204,6 +224,7 @@ def attendance(events: Iterable[Any], students: Iterable[int], *, until: datetim
     live = clip(live, start, until)
     cameras = _slot_spans(events, set(students), ("camera",), until)
     hidden = _hidden_spans(events, until)
+    unlive = _unlive_spans(events, until)
     samples: dict[int, list[tuple[datetime, str]]] = {}
     for ev in events:
         if _f(ev, "kind") == "face_check" and _f(ev, "user_id") is not None:
@@ -217,11 +238,13 @@ def attendance(events: Iterable[Any], students: Iterable[int], *, until: datetim
         steps.append(subtract(steps[-1], hidden.get(uid, [])))
         steps.append(intersect(steps[-1], cameras.get(uid, [])) if rules.camera_required else steps[-1])
         steps.append(intersect(steps[-1], _face_spans(samples.get(uid, []), rules.max_sample_gap)))
+        steps.append(subtract(steps[-1], unlive.get(uid, [])))
         credited = steps[-1]
         user_samples = samples.get(uid, [])
+        not_alive = unlive.get(uid, [])
         out[uid] = StudentAttendance(
             user_id=uid, study=total(credited), live=total(live), checks_due=len(user_samples),
-            checks_passed=sum(v == MATCH for _, v in user_samples),
+            checks_passed=sum(v == MATCH and not any(s <= at < e for s, e in not_alive) for at, v in user_samples),
             reconnects=pres[uid].reconnects if uid in pres else 0, rules=rules,
             timeline=_timeline(start, until, steps))
     return out

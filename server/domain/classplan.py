@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from models import Institution, LecturerProfile, Lesson, TrainingClass, User
+from server.domain import venue
 from server.domain.assistants import group_problems
 from server.errors import Unprocessable
 from server.policy.profiles import PolicyProfile
@@ -118,6 +119,7 @@ def check_plan(f: PlanFacts, calendar: WorkdayCalendar, today: date) -> list[Unp
                                      f"Lessons '{a.title}' and '{b.title}' overlap", field="lessons"))
         for l in f.lessons:
             out.extend(lesson_problems(l, profile, cls.delivery_mode))
+            out.extend(venue.plan_problems(l))  # CLS-6: offline lessons have a venue
 
     # Lecturers (CLS-2).
     if len(f.lecturers) < profile.min_lecturers:

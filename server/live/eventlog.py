@@ -41,6 +41,25 @@ KINDS: tuple[str, ...] = (
     "lesson_start", "lesson_end",
     "face_check",  # ATT-1: one sampled frame judged (media/facecheck.py verdicts), read by server/attendance
     "roll_call",  # ATT-8: a supervisor had a random share of the class face-checked at once
+    "liveness_challenge",  # ATT-1: a head-turn-and-blink challenge shown to a student (media/liveness.py)
+    "liveness",  # ... and its verdict: passed, reasons, the measures, the identity of the best frame
+    "study_photo",  # ATT-7: the day's study photo (the first matching sample), payload file_id
+    # ATT-6 / CLS-6: one offline-lesson sign-in or sign-out attempt (face + location), accepted or
+    # refused; payload action, accepted, reason, distance_m, radius_m, accuracy_m, verdict,
+    # face_distance. Written by server/api/offlinesignin.py, read by server/attendance/offline.py.
+    "offline_sign_in",
+    # CLS-8: a student watched part of this lesson's replay; payload {"ranges": [[from_s, to_s], ...]}
+    # (positions in the recording, seconds). Read by server/attendance/absences.py as make-up study.
+    "replay_progress",
+    # ATT-5 recorded study (server/study/, read by server/attendance/recordedstudy.py): the phone
+    # page's heartbeat — payload pos (video seconds), playing, visible, reason, every_s, video_s;
+    "study_progress",
+    # a human-machine prompt the server chose to ask — n, type, question, choices, answer, deadline,
+    # snapshot (a face check wanted too), retry; its face results are ``face_check`` with source "study"
+    "hm_prompt",
+    # the prompt's answer or miss — prompt (the hm_prompt event id), answer, outcome correct / wrong /
+    # late / missed, deadline
+    "hm_answer",
 )
 PRESENCE_KINDS: tuple[str, ...] = ("join", "leave", "reconnect", "lesson_end")
 HIDDEN_ROLES: frozenset[str] = frozenset({"supervisor", "spectator"})  # SUP-4: spectators are invisible to students

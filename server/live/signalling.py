@@ -271,8 +271,14 @@ class LessonSocket:
                     .order_by(Enrolment.id).all())
             floor: dict[int, bool] = {}
             faces: dict[int, dict] = {}  # ATT-1 live view: each student's latest face check
-            for ev in eventlog.events(s, self.lesson_id, kinds=("floor_grant", "floor_revoke", "face_check"),
-                                      limit=None):
+            liveness: dict[int, dict] = {}  # ... and latest liveness verdict
+            for ev in eventlog.events(s, self.lesson_id, kinds=("floor_grant", "floor_revoke", "face_check",
+                                                               "liveness"), limit=None):
+                if ev.kind == "liveness":
+                    p = ev.payload or {}
+                    liveness[ev.user_id] = {"passed": p.get("passed"), "at": ev.at.isoformat(),
+                                            "reasons": p.get("reasons_zh") or []}
+                    continue
                 if ev.kind == "face_check":
                     if ev.user_id is not None:
                         p = ev.payload or {}
@@ -286,7 +292,8 @@ class LessonSocket:
         if a.room_role == "assistant":  # an assistant's console lists their own group first
             roster.sort(key=lambda r: r["assistant_id"] != a.user_id)
         return {"roster": roster, "floor": sorted(uid for uid, on in floor.items() if on),
-                "faces": {str(uid): f for uid, f in faces.items()}}
+                "faces": {str(uid): f for uid, f in faces.items()},
+                "liveness": {str(uid): v for uid, v in liveness.items()}}
 
     def _roll_call_scope(self) -> tuple[float, list[int]]:
         """(share to check, the class's enrolled students) for a roll call (ATT-8)."""
@@ -448,9 +455,24 @@ async def on_roll_call(sock: LessonSocket, msg: dict) -> None:
     faces.roll_call(event["id"], selected)
 
 
+async def on_liveness_check(sock: LessonSocket, msg: dict) -> None:
+    """ATT-1: the lecturer, an assistant or a supervisor has one student take a liveness
+    challenge now (e.g. a face that matches but never moves)."""
+    sock._require("lecturer", "assistant", "spectator")
+    faces = sock.hub.faces.lessons.get(sock.lesson_id) if sock.hub.faces is not None else None
+    uid = _target(msg)
+    if faces is None or uid not in faces.sampler.sampling():
+        raise ApiError("NO_CAMERA", "该学员的摄像头未在本节点开启，无法进行活体检测",
+                       "this student has no camera on here to check", field="user_id", status=409, rule="ATT-1")
+    if uid in faces.challenging:
+        raise ApiError("LIVENESS_BUSY", "该学员正在进行活体检测", "a liveness check of this student is under way",
+                       field="user_id", status=409, rule="ATT-1")
+    faces.start_liveness(uid, "staff", by=sock.peer.admission.user_id)
+
+
 HANDLERS = {
     **negotiation.HANDLERS,
     "ping": on_ping, "chat": on_chat, "question": on_question, "answer": on_answer,
     "hand_raise": on_hand, "hand_lower": on_hand, "floor_grant": on_floor, "floor_revoke": on_floor,
-    "page_visibility": on_visibility, "roll_call": on_roll_call,
+    "page_visibility": on_visibility, "roll_call": on_roll_call, "liveness_check": on_liveness_check,
 }

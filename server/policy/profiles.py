@@ -193,6 +193,9 @@ class PolicyProfile:
     max_absences: int | None = None  # CLS-7 (Hohhot 2): more than N absences/leaves bars the final assessment
     max_absence_class_hours: int | None = None  # CLS-7: one absence/leave covers at most N class-hours
     absence_limit_courses: tuple[str, ...] = ()  # CLS-7: the course types max_absences applies to
+    # CLS-7: a student whose credited study in a held lesson is below this share of the lesson's held
+    # (live, or offline scheduled) time, without approved leave, was absent from it (attendance/absences.py)
+    absence_min_study_share: float = 0.5
     supervisor_spot_check_share: float | None = None  # SUP-5 (Beijing ≥ 10 % of live class-hours)
     roll_call_share: float | None = None  # ATT-8 (Baotou ≥ 50 % of the class …)
     roll_call_every_days: int | None = None  # ATT-8 (… at least once every 2 days)
@@ -256,6 +259,7 @@ class PolicyProfile:
             "daily_study_threshold": self.daily_study_threshold, "max_absences": self.max_absences,
             "max_absence_class_hours": self.max_absence_class_hours,
             "absence_limit_courses": list(self.absence_limit_courses),
+            "absence_min_study_share": self.absence_min_study_share,
             "replay_counts_as_study": self.replay_counts_as_study,
             "recording_retention_years": self.recording_retention_years,
             "supervisor_spot_check_share": self.supervisor_spot_check_share,
@@ -382,7 +386,8 @@ _PROFILE_KEYS = ("key", "name_zh", "name_en", "province_code", "region_code", "a
                  "submission_lead_workdays", "class_hour_minutes", "min_lecturers", "requires_teaching_lead",
                  "assistant_min_students", "assistant_max_students", "live_room_max_students",
                  "live_time_threshold", "attendance_threshold", "daily_study_threshold", "max_absences",
-                 "max_absence_class_hours", "absence_limit_courses", "replay_counts_as_study",
+                 "max_absence_class_hours", "absence_limit_courses", "absence_min_study_share",
+                 "replay_counts_as_study",
                  "recording_retention_years", "supervisor_spot_check_share", "roll_call_share",
                  "roll_call_every_days", "advance_payment_share", "public_disclosure_workdays",
                  "one_subsidised_training_per_year", "no_repeat_program", "courses", "certificate")
@@ -504,6 +509,7 @@ def load_profile_file(path: Path) -> PolicyProfile:
         max_absences=t.integer("max_absences", minimum=0, required=False),
         max_absence_class_hours=t.integer("max_absence_class_hours", minimum=1, required=False),
         absence_limit_courses=t.words("absence_limit_courses", COURSE_TYPES, required=False),
+        absence_min_study_share=t.share("absence_min_study_share", required=False) or 0.5,
         replay_counts_as_study=t.flag("replay_counts_as_study"),
         recording_retention_years=t.integer("recording_retention_years", minimum=1),
         supervisor_spot_check_share=t.share("supervisor_spot_check_share", required=False),
