@@ -24,11 +24,12 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test browser-deps
 
-# Chromium (browser tests) and coturn (the TURN relay test) come from Debian; without root the
-# tests that need them say why they skip.
+# Chromium (browser tests), coturn (the TURN relay test) and ffmpeg (ffprobe checks recorded segments)
+# come from Debian; without root the tests that need them say why they skip.
 browser-deps:
 	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v turnserver >/dev/null 2>&1 || missing="$$missing coturn"; \
+	command -v ffprobe >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing$$missing (Debian packages) for the browser and TURN tests"; \

@@ -139,6 +139,30 @@ def _count_keyframe_requests(producer, kf: dict) -> None:
     producer.receiver._send_rtcp_pli = counted_pli
 
 
+def _proc_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of another process (the recorder), from /proc."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _recording_stats(recording, win: dict, wall: float) -> dict:
+    """The recorder process's CPU in the window, per lesson hour, and what it wrote."""
+    client, _, rec_dir = recording
+    cpu = _proc_cpu_s(client.pid) - win["rec_cpu"]
+    written = _written(rec_dir) - win["rec_bytes"]
+    return {"recorder_cpu_pct_one_core": round(cpu / wall * 100, 2),
+            "recorder_cpu_s_per_lesson_hour": round(cpu / wall * 3600, 1),
+            "recorder_sent": client.sent, "recorder_dropped": client.dropped,
+            "recorded_mb_per_lesson_hour": round(written / wall * 3600 / 1e6, 1)}
+
+
+def _written(rec_dir) -> int:
+    return sum(p.stat().st_size for p in (rec_dir / "recordings").rglob("seg-*"))
+
+
 def sfu_entry(conn, mode: str) -> None:
     _child_setup(0)
     try:
@@ -163,13 +187,24 @@ async def _sfu(conn, mode: str) -> None:
     vpx.DEFAULT_BITRATE = KBPS  # relay baseline: each viewer's encoder at the publisher's bitrate
     ch = Channel(conn, asyncio.get_running_loop())
     room = MediaRoom(_config())
+    recording = None
+    if mode == "ours_rec":  # the lecturer's stream also goes to the recorder process (REC-1)
+        import tempfile
+        from pathlib import Path
+
+        from recorder.client import RecorderClient
+        from recorder.tap import RecordingTap
+        rec_dir = Path(tempfile.mkdtemp(prefix="qihang-bench-rec-"))
+        client = RecorderClient(rec_dir / "recordings", rec_dir, files_only=True)
+        await client.start()
+        recording = (client, RecordingTap(client, 1, room), rec_dir)
     relay, relay_pcs, source = MediaRelay(), [], {}
     pub_pc = None
     win: dict = {}
     kf = {"requests": 0, "plis": 0}
 
     def forwarded() -> int:
-        if mode == "ours":
+        if mode in ("ours", "ours_rec"):
             return sum(c.sent for s in room.subscribers.values() for c in s.consumers.values())
         return sum(t.sender._RTCRtpSender__packet_count for pc in relay_pcs for t in pc.getTransceivers())
 
@@ -188,7 +223,7 @@ async def _sfu(conn, mode: str) -> None:
             break
         kind = msg[0]
         if kind == "publish":
-            if mode == "ours":
+            if mode in ("ours", "ours_rec"):
                 answer = await room.publish("lecturer", msg[1], **_uid(room.publish, 1))
                 for producer in [p for pub in room.publishers.values() for p in pub.producers]:
                     _count_keyframe_requests(producer, kf)
@@ -201,7 +236,7 @@ async def _sfu(conn, mode: str) -> None:
             ch.send("pub_answer", answer)
         elif kind == "subscribe":
             for i in range(msg[1]):
-                if mode == "ours":
+                if mode in ("ours", "ours_rec"):
                     async def send_offer(sdp: str, i=i) -> None:
                         ch.send("sub_offer", i, sdp)
                     tasks.append(asyncio.ensure_future(room.subscribe(f"s{i}", send_offer, **_uid(room.subscribe, 1000 + i))))
@@ -209,12 +244,15 @@ async def _sfu(conn, mode: str) -> None:
                     tasks.append(asyncio.ensure_future(relay_subscribe(i)))
         elif kind == "sub_answer":
             _, i, sdp = msg
-            if mode == "ours":
+            if mode in ("ours", "ours_rec"):
                 await room.answer(f"s{i}", sdp)
             else:
                 await relay_pcs[i].setRemoteDescription(RTCSessionDescription(sdp, "answer"))
         elif kind == "win_start":
             win = {"cpu": time.process_time(), "sys": os.times().system, "fwd": forwarded(), "wall": time.monotonic(), **kf}
+            if recording:
+                win["rec_cpu"] = _proc_cpu_s(recording[0].pid)
+                win["rec_bytes"] = _written(recording[2])
             if os.environ.get("SFU_FANOUT_PROFILE"):  # where the SFU's time goes (top functions to stderr)
                 import cProfile
                 win["prof"] = cProfile.Profile()
@@ -229,7 +267,11 @@ async def _sfu(conn, mode: str) -> None:
                               "kernel_share": round((os.times().system - win["sys"]) / cpu, 2) if cpu else None,
                               "threads": threading.active_count(),
                               "keyframe_requests_from_consumers": kf["requests"] - win["requests"],
-                              "plis_to_publisher": kf["plis"] - win["plis"]})
+                              "plis_to_publisher": kf["plis"] - win["plis"],
+                              **(_recording_stats(recording, win, wall) if recording else {})})
+    if recording:
+        recording[1].close()
+        await recording[0].close()
     try:  # bounded clean-up; the parent kills us anyway
         pcs = relay_pcs + ([pub_pc] if pub_pc else [])
         await asyncio.wait_for(asyncio.gather(room.close(), *(p.close() for p in pcs), return_exceptions=True), 3)
@@ -365,12 +407,13 @@ async def _client(conn, mode: str, n: int, window: float, setup_timeout: float) 
         # of that CPU, the kernel's part: on loopback, sendto also runs the receiving side's UDP path
         "sfu_kernel_share": sfu.get("kernel_share"),
         # Relay re-encodes, so payloads cannot be matched: count what arrived during the window instead.
-        "delivery_ratio": round((st["delivered"] if mode == "ours" else st["received"]) / (published * n), 4)
+        "delivery_ratio": round((st["delivered"] if mode != "relay" else st["received"]) / (published * n), 4)
         if published else None,
-        "delivery_method": "payload-matched" if mode == "ours" else "count-in-window",
+        "delivery_method": "payload-matched" if mode != "relay" else "count-in-window",
         "latency_p50_ms": percentile_ms(lat, 0.50), "latency_p99_ms": percentile_ms(lat, 0.99),
         "rss_mb": round(sfu["rss_mb"], 1), "sfu_threads": sfu["threads"],
         "load_process_cpu_pct": round(client_cpu / window * 100, 1),
+        **{k: v for k, v in sfu.items() if k.startswith("record")},
     }
     pump_task.cancel()
     try:
@@ -392,7 +435,11 @@ def run_phase(mode: str, n: int, window: float, setup_timeout: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--record", action="store_true",
+                    help="N=200 with and without the lecturer's stream being recorded, alternating")
     args = ap.parse_args()
+    if args.record:
+        return main_record(args.quick)
     if args.quick:
         ns, window, base_n, base_window = [50, 200], 12.0, 10, 8.0
     else:
@@ -433,6 +480,34 @@ def main() -> None:
         "per_n": per_n,
         "baseline": base,
         "quick": args.quick,
+    }))
+
+
+def main_record(quick: bool) -> None:
+    """REC-1 / issue 5: forwarding p99 at N = 200 with the recorder attached vs without, in
+    alternating phases of one run, and the recorder process's CPU per recorded lesson hour."""
+    window, rounds = (12.0, 1) if quick else (30.0, 2)
+    phases: dict[str, list] = {"ours": [], "ours_rec": []}
+    for _ in range(rounds):
+        for mode in ("ours", "ours_rec"):
+            r = run_phase(mode, 200, window, setup_timeout=20)
+            phases[mode].append(r)
+            print(f"  {mode} n=200: {r}", file=sys.stderr, flush=True)
+
+    def med(mode: str, key: str):
+        vals = sorted(r[key] for r in phases[mode] if r.get(key) is not None)
+        return vals[len(vals) // 2] if vals else None
+    p99, p99_rec = med("ours", "latency_p99_ms"), med("ours_rec", "latency_p99_ms")
+    print(json.dumps({
+        "latency_p99_ms_n200": p99, "latency_p99_ms_n200_recording": p99_rec,
+        "p99_ratio_recording": round(p99_rec / p99, 2) if p99 and p99_rec else None,
+        "us_per_forwarded_packet": med("ours", "us_per_forwarded_packet"),
+        "us_per_forwarded_packet_recording": med("ours_rec", "us_per_forwarded_packet"),
+        "recorder_cpu_pct_one_core": med("ours_rec", "recorder_cpu_pct_one_core"),
+        "recorder_cpu_s_per_lesson_hour": med("ours_rec", "recorder_cpu_s_per_lesson_hour"),
+        "recorded_mb_per_lesson_hour": med("ours_rec", "recorded_mb_per_lesson_hour"),
+        "recorder_dropped": [r.get("recorder_dropped") for r in phases["ours_rec"]],
+        "phases": phases, "quick": quick,
     }))
 
 

@@ -13,11 +13,12 @@ from models.files import StoredFile
 from models.institutions import Institution
 from models.leaves import LeaveLesson, LeaveRequest
 from models.people import LecturerProfile, StudentProfile
+from models.recordings import Recording
 from models.videos import LessonVideo
 
 __all__ = [
     "AuditLog", "AuthSession", "Base", "CalendarOverride", "ClassAssistant", "ClassLecturer",
     "ClassTransition", "Enrolment", "FaceTemplate", "Institution", "LeaveLesson", "LeaveRequest",
-    "LecturerProfile", "Lesson", "LessonEvent", "LessonVideo", "StoredFile",
+    "LecturerProfile", "Lesson", "LessonEvent", "LessonVideo", "Recording", "StoredFile",
     "StudentProfile", "TrainingClass", "User",
 ]

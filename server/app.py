@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
@@ -16,6 +17,8 @@ from server.api import audit, auth, classes, institutions, lecturers, leaves, re
 from server.api import offlinesignin  # ATT-6 / CLS-6
 from server.api import study  # ATT-5: recorded lessons
 from server.api import liveness  # ATT-1: liveness challenges answered by upload (offline, recorded)
+from server.api import attendance  # ATT-2/3/4/7/8: figures, timelines, roll calls, study photos
+from server.api import recordings  # REC-1: recording status, integrity, retention
 from server.api.endpoint import Api, error_response, identity_error
 from server.api.openapi import build_openapi
 from server.errors import ApiError
@@ -26,11 +29,12 @@ from server.settings import Settings
 log = logging.getLogger("qihang")
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client_web"
 MODULES = (auth, institutions, users, lecturers, students, classes, reference, audit, leaves, offlinesignin,
-           study, liveness)
+           study, liveness, attendance, recordings)
 PAGES = {"/": "index.html", "/login": "login.html", "/planner": "planner.html", "/register": "register.html",
          "/review": "review.html", "/docs": "docs.html", "/room": "room.html", "/leave": "leave.html",
          "/signin": "signin.html",  # ATT-6: offline-lesson sign-in on the phone
-         "/study": "study.html"}  # ATT-5: a recorded lesson on the phone
+         "/study": "study.html",  # ATT-5: a recorded lesson on the phone
+         "/attendance": "attendance.html"}  # ATT-2/3/4/7/8: figures and the timelines behind them
 
 
 def all_endpoints() -> list:
@@ -72,6 +76,21 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                                                interval=svc.settings.face_sample_seconds,
                                                liveness_every=svc.settings.liveness_seconds,
                                                liveness_on=svc.settings.liveness)
+        if svc.settings.recording:
+            from recorder.client import RecorderClient
+            live["hub"].recorder = RecorderClient(svc.settings.recordings_root, svc.settings.data_dir,
+                                                  segment_s=svc.settings.recording_segment_seconds,
+                                                  database_url=svc.settings.database_url,
+                                                  profiles_dir=svc.settings.profiles_dir)
+
+            async def lesson_over(lesson_id: int) -> bool:
+                def check() -> bool:
+                    from models import Lesson
+                    with svc.db.session() as s:
+                        lesson = s.get(Lesson, lesson_id)
+                        return lesson is None or lesson.ends_at <= svc.now()
+                return await run_in_threadpool(check)
+            live["hub"].lesson_over = lesson_over
         try:
             yield
         finally:

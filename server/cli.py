@@ -1,4 +1,4 @@
-"""The ``qihang`` command: serve, migrate, demo, attendance."""
+"""The ``qihang`` command: serve, migrate, demo, attendance; recordings and backups (recorder/commands.py)."""
 from __future__ import annotations
 
 import argparse
@@ -89,13 +89,15 @@ def main(argv: list[str] | None = None) -> int:
                          "absences, leaves, replay make-up and the final-assessment bar (CLS-7, CLS-8)")
     att.add_argument("class_id", type=int)
     att.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-' for standard output)")
+    from recorder.commands import add_parsers as recorder_commands  # REC-1 / REC-3
+    handlers = recorder_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings.from_env()
     return {"migrate": cmd_migrate, "demo": cmd_demo, "serve": cmd_serve,
-            "attendance": cmd_attendance}[args.command](settings, args)
+            "attendance": cmd_attendance, **handlers}[args.command](settings, args)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
@@ -41,6 +41,8 @@ class Settings:
     # then at random intervals in this range; None: only at sign-in and when staff ask.
     liveness_seconds: tuple[float, float] | None = (900.0, 1800.0)
     liveness: bool = True  # off: face matching only (QIHANG_LIVENESS=0)
+    recording: bool = True  # REC-1: every live lesson is recorded (QIHANG_RECORDING=0 turns it off)
+    recording_segment_seconds: float = 300.0  # REC-1: segments of 5 minutes (QIHANG_RECORDING_SEGMENT_SECONDS)
     offline_radius_m: int = 200  # ATT-6: an offline venue's sign-in radius when the plan gives none (20–5000)
     # ATT-5 recorded study (server/study/): a course video's upload limit, the phone page's heartbeat,
     # the play time between human-machine prompts (random in the range), the time to answer one, and
@@ -50,10 +52,29 @@ class Settings:
     study_prompt_seconds: tuple[float, float] = (300.0, 900.0)
     study_prompt_window_seconds: float = 60.0
     study_face_share: float = 0.5
+    # Recordings (REC-1, recorder/): the storage root (default <data_dir>/recordings), the platform's
+    # Ed25519 signing key seed (else <data_dir>/signing.key, made on first use: recorder/signing.py),
+    # and an S3-compatible object store with Object Lock, used when a bucket is set (recorder/storage.py)
+    recordings_dir: Path | None = None
+    signing_key: bytes = field(default=b"", repr=False)
+    s3_url: str | None = None  # endpoint, e.g. https://minio.example:9000; unset: the AWS default
+    s3_bucket: str | None = None
+    s3_access_key: str | None = field(default=None, repr=False)
+    s3_secret_key: str | None = field(default=None, repr=False)
+    s3_region: str = "us-east-1"
+    s3_prefix: str = "qihang/"
 
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def recordings_root(self) -> Path:
+        return self.recordings_dir or self.data_dir / "recordings"
+
+    @property
+    def recording_storage(self) -> str:
+        return "s3" if self.s3_bucket else "local"
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,6 +110,8 @@ class Settings:
             face_attendance=(env.get("QIHANG_FACE_ATTENDANCE") or "1") not in ("0", "false", "no", "off"),
             face_sample_seconds=_range(env.get("QIHANG_FACE_SAMPLE_SECONDS"), (20.0, 40.0)),
             liveness=(env.get("QIHANG_LIVENESS") or "1") not in ("0", "false", "no", "off"),
+            recording=(env.get("QIHANG_RECORDING") or "1") not in ("0", "false", "no", "off"),
+            recording_segment_seconds=float(env.get("QIHANG_RECORDING_SEGMENT_SECONDS") or 300),
             liveness_seconds=(None if (env.get("QIHANG_LIVENESS_SECONDS") or "").lower() in ("0", "off", "no")
                               else _range(env.get("QIHANG_LIVENESS_SECONDS"), (900.0, 1800.0), "QIHANG_LIVENESS_SECONDS")),
             offline_radius_m=_radius(_int(env, "QIHANG_OFFLINE_RADIUS_M", 200)),
@@ -98,6 +121,14 @@ class Settings:
                                         name="QIHANG_STUDY_PROMPT_SECONDS"),
             study_prompt_window_seconds=float(env.get("QIHANG_STUDY_PROMPT_WINDOW_SECONDS") or 60),
             study_face_share=_share(env.get("QIHANG_STUDY_FACE_SHARE"), 0.5),
+            recordings_dir=Path(env["QIHANG_RECORDINGS_DIR"]).resolve() if env.get("QIHANG_RECORDINGS_DIR") else None,
+            signing_key=bytes.fromhex(env.get("QIHANG_SIGNING_KEY") or _read(env.get("QIHANG_SIGNING_KEY_FILE")) or ""),
+            s3_url=env.get("QIHANG_S3_URL") or None,
+            s3_bucket=env.get("QIHANG_S3_BUCKET") or None,
+            s3_access_key=env.get("QIHANG_S3_ACCESS_KEY") or None,
+            s3_secret_key=env.get("QIHANG_S3_SECRET_KEY") or _read(env.get("QIHANG_S3_SECRET_KEY_FILE")),
+            s3_region=env.get("QIHANG_S3_REGION") or "us-east-1",
+            s3_prefix=env.get("QIHANG_S3_PREFIX") or "qihang/",
         )
 
 

@@ -32,15 +32,18 @@ async function main() {
   // CLS-8: students ask for leave, staff decide it, supervisors read it.
   links.append(h("a", { class: "button secondary", href: "/leave", id: "link-leave" },
     ...(me.role === "student" ? bi("请假", "Ask for leave") : bi("请假与缺勤", "Leave and absences"))));
+  // ATT-2/3/4/7: attendance figures and the timelines behind them
+  links.append(h("a", { class: "button secondary", href: "/attendance", id: "link-attendance" },
+    ...(me.role === "student" ? bi("我的考勤", "My attendance") : bi("考勤明细", "Attendance"))));
   if (me.role !== "student") {
     links.append(h("a", { class: "button secondary", href: "/docs", id: "link-docs" }, ...bi("接口文档", "API docs")));
   }
 
-  if (me.role === "student") await showStudent();
+  if (me.role === "student") await showStudent(me);
   else if (["lecturer", "assistant", "platform_admin"].includes(me.role)) await showClasses();
 }
 
-async function showStudent() {
+async function showStudent(me) {
   const p = await api("/api/me/student");
   document.getElementById("student-card").hidden = false;
   kv(document.getElementById("student-profile"), [
@@ -58,7 +61,9 @@ async function showStudent() {
   document.getElementById("enrolments-card").hidden = false;
   const body = document.querySelector("#enrolments tbody");
   body.replaceChildren(...p.enrolments.map((e) => h("tr", { "data-testid": "enrolment", "data-class-id": e.class_id },
-    h("td", {}, e.class_name), h("td", {}, COURSE_TYPES[e.course_type] || e.course_type), h("td", {}, e.year ?? "—"),
+    h("td", {}, e.class_name, e.status === "enrolled" ? h("a", { class: "att-link", href: `/attendance?class=${e.class_id}&student=${me.id}`,
+      "data-testid": "attendance-link" }, ...bi("考勤明细", "Attendance")) : null),
+    h("td", {}, COURSE_TYPES[e.course_type] || e.course_type), h("td", {}, e.year ?? "—"),
     h("td", {}, ENROLMENT_ZH[e.status] || e.status, h("small", { class: "en" }, e.status)))));
   document.getElementById("enrolments-empty").hidden = p.enrolments.length > 0;
 }
@@ -68,7 +73,8 @@ async function showClasses() {
   document.getElementById("classes-card").hidden = false;
   document.querySelector("#my-classes tbody").replaceChildren(...(items.length ? items.map((c) =>
     h("tr", { "data-testid": "class-row", "data-class-id": c.id },
-      h("td", {}, c.name, h("small", { class: "en" }, c.institution_name)),
+      h("td", {}, c.name, h("small", { class: "en" }, c.institution_name),
+        h("a", { class: "att-link", href: `/attendance?class=${c.id}`, "data-testid": "attendance-link" }, ...bi("考勤明细", "Attendance"))),
       h("td", {}, COURSE_TYPES[c.course_type] || c.course_type), h("td", {}, fmtTime(c.first_lesson)),
       h("td", {}, statusBadge(c.status)))) :
     [h("tr", {}, h("td", { colspan: 4, class: "empty" }, ...bi("暂无班期", "No classes")))]));

@@ -34,6 +34,7 @@ class HeldLesson:
     starts_at: datetime
     found: dict[int, StudentAttendance] | None  # None: not started by ``now``
     facts: LessonFacts
+    events: list | None = None  # with ``keep_events``: the listed students' own events (face checks, …)
 
 
 @dataclass
@@ -56,8 +57,10 @@ def _aware(at: datetime, tz) -> datetime:
 
 
 def load(session: Session, class_id: int, profiles: Mapping, now: datetime,
-         students: Iterable[int] | None = None) -> ClassFigures:
-    """The class's figures up to ``now``; ``students`` narrows the roster (enrolled students only)."""
+         students: Iterable[int] | None = None, *, keep_events: bool = False) -> ClassFigures:
+    """The class's figures up to ``now``; ``students`` narrows the roster (enrolled students only).
+    ``keep_events`` keeps each started lesson's events of the roster's own students (their face
+    checks, liveness verdicts, sign-ins, study photos: what a student's timeline page lists)."""
     klass = session.get(TrainingClass, class_id)
     if klass is None:
         raise UnknownClass(class_id)
@@ -93,7 +96,8 @@ def load(session: Session, class_id: int, profiles: Mapping, now: datetime,
         live = next(iter(found.values())).live if found else timedelta(0)  # the same for every student
         facts = LessonFacts(lesson.id, starts, ends, lesson.class_hours, lesson.mode, live=live,
                             study={uid: a.study for uid, a in found.items()}, replay=replay)
-        figures.lessons.append(HeldLesson(lesson, starts, found, facts))
+        own = [ev for ev in events if ev.user_id in found] if keep_events else None
+        figures.lessons.append(HeldLesson(lesson, starts, found, facts, own))
     leaves = session.scalars(select(LeaveRequest).where(LeaveRequest.class_id == class_id,
                                                         LeaveRequest.status == "approved"))
     figures.leaves = [LeaveFacts(lv.id, lv.student_user_id, frozenset(lv.lesson_ids)) for lv in leaves]

@@ -74,15 +74,19 @@ def half_of(at: datetime) -> tuple[date, str]:
 def daily(lessons: Iterable[tuple[Any, list]], students: Iterable[int], *, now: datetime,
           rules: AttendanceRules = AttendanceRules()) -> dict[int, list[Day]]:
     """Per student, one ``Day`` per teaching day, from ``(lesson, its events)`` pairs; lessons that
-    have not started by ``now`` are left out."""
+    have not started by ``now`` are left out. A ``(lesson, events, found)`` triple brings the lesson's
+    attendance already computed (server/attendance/classfigures.py); its ``events`` then need hold
+    only the students' own (face checks, study photos, offline sign-ins)."""
     students = list(students)
     days: dict[int, dict[date, Day]] = {uid: {} for uid in students}
-    for lesson, events in lessons:
+    for lesson, events, *computed in lessons:
         if lesson.starts_at > now:
             continue
         day, half = half_of(lesson.starts_at)
-        until = min(now, max(lesson.ends_at, events[-1].at if events else lesson.ends_at))
-        found = offline.lesson_attendance(lesson, events, students, until=until, rules=rules)
+        found = computed[0] if computed and computed[0] is not None else None
+        if found is None:
+            until = min(now, max(lesson.ends_at, events[-1].at if events else lesson.ends_at))
+            found = offline.lesson_attendance(lesson, events, students, until=until, rules=rules)
         for uid in students:
             record = days[uid].setdefault(day, Day(day))
             record.planned += lesson.ends_at - lesson.starts_at

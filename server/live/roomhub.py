@@ -60,6 +60,9 @@ class RoomHub:
         self._coalesced: dict[str, asyncio.Task] = {}
         self.cache: dict[str, tuple[float, Any]] = {}  # short-lived per-lesson views, e.g. online lists
         self.faces = None  # server/live/faceattendance.FaceAttendance when ATT-1 sampling is on
+        self.recorder = None  # recorder/client.RecorderClient when lessons are recorded (REC-1)
+        self._recording: dict[int, object] = {}  # lesson -> its recorder/tap.RecordingTap
+        self.lesson_over: Callable[[int], Awaitable[bool]] | None = None  # past its scheduled end?
 
     def media(self, lesson_id: int):
         """This node's media room of a lesson (the SFU side), made on first use."""
@@ -68,6 +71,10 @@ class RoomHub:
             self._media[lesson_id] = MediaRoom(on_event=self._media_event)
             if self.faces is not None:
                 self.faces.attach(lesson_id, self._media[lesson_id])
+            if self.recorder is not None:  # started with the first room: a process only where lessons run
+                from recorder.tap import RecordingTap
+                asyncio.ensure_future(self.recorder.start())
+                self._recording[lesson_id] = RecordingTap(self.recorder, lesson_id, self._media[lesson_id])
         return self._media[lesson_id]
 
     def _media_event(self, key: str, kind: str, payload: dict):
@@ -98,6 +105,10 @@ class RoomHub:
             media = self._media.pop(lesson_id, None)
             if self.faces is not None:
                 self.faces.detach(lesson_id)
+            recording = self._recording.pop(lesson_id, None)
+            if recording is not None:
+                over = self.lesson_over is not None and await self.lesson_over(lesson_id)
+                recording.close(finish=over)
             if media is not None:
                 await media.close()
 
@@ -152,6 +163,11 @@ class RoomHub:
         self._tasks.clear()
         if self.faces is not None:
             self.faces.close()
+        for recording in self._recording.values():
+            recording.close()
+        self._recording.clear()
+        if self.recorder is not None:
+            await self.recorder.close()
         for media in self._media.values():
             await media.close()
         self._media.clear()

@@ -1,0 +1,3 @@
+from recorder.recorder import main
+
+main()
