@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--files-only", action="store_true", help="no database: signed manifests only (benchmarks)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s recorder %(levelname)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
     conn.connect(args.socket)

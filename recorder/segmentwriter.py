@@ -1,6 +1,7 @@
 """SegmentWriter: one Matroska segment of a lesson, remuxed from encoded frames (no transcoding).
 
-Matroska because it carries VP8, H.264 and Opus alike, is written front to back, and stays
+Matroska because it carries VP8, H.264 and Opus alike (as WebM, its subset browsers play, when
+the tracks are VP8 and Opus; the file keeps the ``.mkv`` name), is written front to back, and stays
 readable when the writer dies: clusters are closed at least every second
 (``cluster_time_limit``) and flushed as they close (``flush_packets``), so a SIGKILL loses at most
 the cluster being filled. A segment is written as ``seg-NNNNN.mkv.part`` and renamed to ``.mkv``
@@ -19,6 +20,7 @@ import av
 MS = fractions.Fraction(1, 1000)
 ENCODER_NAME = {"video/vp8": "libvpx", "video/h264": "h264", "audio/opus": "libopus"}  # stream types for muxing
 MUX_OPTIONS = {"cluster_time_limit": "1000"}  # ms: the most a crash can lose
+WEBM_CODECS = ("video/vp8", "audio/opus")
 CONTAINER_OPTIONS = {"flush_packets": "1"}
 
 
@@ -56,7 +58,9 @@ class SegmentWriter:
         self.part = folder / (segment_name(seq) + ".part")
         self.path = folder / segment_name(seq)
         folder.mkdir(parents=True, exist_ok=True)
-        self.container = av.open(str(self.part), "w", format="matroska", options=MUX_OPTIONS,
+        # WebM (Matroska restricted to VP8/VP9/Opus) when the codecs allow: browsers play it as is
+        fmt = "webm" if all(t.mime in WEBM_CODECS for t in tracks) else "matroska"
+        self.container = av.open(str(self.part), "w", format=fmt, options=MUX_OPTIONS,
                                  container_options=CONTAINER_OPTIONS)
         self.streams = {}
         self.last_ms: dict[int, int] = {}
@@ -105,7 +109,9 @@ def repair(part: Path) -> Path | None:
     tmp = part.with_name(part.name + ".repair")
     copied = 0
     try:
-        with av.open(str(part)) as src, av.open(str(tmp), "w", format="matroska", options=MUX_OPTIONS) as dst:
+        with av.open(str(part)) as src:
+            fmt = "webm" if all(st.codec_context.name in ("vp8", "opus") for st in src.streams) else "matroska"
+        with av.open(str(part)) as src, av.open(str(tmp), "w", format=fmt, options=MUX_OPTIONS) as dst:
             mapping = {}
             for s in src.streams:
                 if s.type in ("video", "audio"):

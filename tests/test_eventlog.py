@@ -278,3 +278,21 @@ def test_presence_accepts_mappings():
     log = [{"kind": "join", "at": at(0), "user_id": 1, "role": "student", "session_id": "s"},
            {"kind": "leave", "at": at(5), "user_id": 1, "role": "student", "session_id": "s"}]
     assert presence(log)[1].intervals == [(at(0), at(5))]
+
+
+
+def test_latest_per_user_reads_each_users_last_event_of_a_kind(svc, lesson):
+    lid = lesson["lesson_id"]
+    with svc.db.session() as s:
+        for t, who, verdict in ((1, "stu1", "match"), (2, "stu2", "absent"), (3, "stu1", "mismatch"),
+                                (4, "stu2", "match")):
+            append(s, lid, "face_check", user_id=lesson[who], role="student", node_id=NODE,
+                   payload={"verdict": verdict}, at=at(t))
+        append(s, lid, "chat", user_id=lesson["stu1"], role="student", node_id=NODE, payload={"text": "x"}, at=at(5))
+    with svc.db.session() as s:
+        last = eventlog.latest_per_user(s, lid, "face_check")
+        assert {uid: ev.payload["verdict"] for uid, ev in last.items()} == {lesson["stu1"]: "mismatch",
+                                                                              lesson["stu2"]: "match"}
+        assert eventlog.latest_per_user(s, lid, "liveness") == {}
+        with pytest.raises(ValueError):
+            eventlog.latest_per_user(s, lid, "nonsense")

@@ -246,12 +246,14 @@ def attendance(events: Iterable[Any], students: Iterable[int], *, until: datetim
             user_id=uid, study=total(credited), live=total(live), checks_due=len(user_samples),
             checks_passed=sum(v == MATCH and not any(s <= at < e for s, e in not_alive) for at, v in user_samples),
             reconnects=pres[uid].reconnects if uid in pres else 0, rules=rules,
-            timeline=_timeline(start, until, steps))
+            timeline=timeline(start, until, steps))
     return out
 
 
-def _timeline(start: datetime, until: datetime, steps: list[list[Span]]) -> list[Segment]:
-    """Cut [start, until) at every boundary; label each piece credited or with its first failed rule."""
+def timeline(start: datetime, until: datetime, steps: list[list[Span]],
+             reasons: tuple[str, ...] = REASONS) -> list[Segment]:
+    """Cut [start, until) at every boundary; label each piece credited or with its first failed
+    rule: ``steps[i]`` is what still counts after rule ``reasons[i]`` (each narrower than the last)."""
     cuts = {start, until}
     for spans in steps:
         for s, e in spans:
@@ -259,11 +261,8 @@ def _timeline(start: datetime, until: datetime, steps: list[list[Span]]) -> list
     points = sorted(c for c in cuts if start <= c <= until)
     segments: list[Segment] = []
     for a, b in zip(points, points[1:]):
-        reason = None
-        for name, spans in zip(REASONS, steps):
-            if not any(s <= a and b <= e for s, e in spans):
-                reason = name
-                break
+        reason = next((name for name, spans in zip(reasons, steps)
+                       if not any(s <= a and b <= e for s, e in spans)), None)
         if segments and segments[-1].reason == reason and segments[-1].end == a:
             segments[-1] = Segment(segments[-1].start, b, reason is None, reason)
         else:

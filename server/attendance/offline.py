@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
 from server.attendance.intervals import Span, clip, normalise, total
-from server.attendance.lessonattendance import AttendanceRules, Segment, StudentAttendance, attendance
+from server.attendance.lessonattendance import AttendanceRules, StudentAttendance, attendance, timeline
 
 KIND = "offline_sign_in"
 ACTIONS = ("sign_in", "sign_out")
@@ -102,20 +102,8 @@ def offline_attendance(lesson: Any, events: Iterable[Any], students: Iterable[in
         passed = int(uid in tried)
         out[uid] = StudentAttendance(user_id=uid, study=total(credited), live=stop - start,
                                      checks_due=1 if stop > start or passed else 0, checks_passed=passed,
-                                     reconnects=0, rules=rules, timeline=_timeline(start, stop, credited))
+                                     reconnects=0, rules=rules, timeline=timeline(start, stop, [normalise(credited)], (NOT_SIGNED_IN,)))
     return out
-
-
-def _timeline(start: datetime, stop: datetime, credited: list[Span]) -> list[Segment]:
-    segments, cursor = [], start
-    for s, e in normalise(credited):
-        if s > cursor:
-            segments.append(Segment(cursor, s, False, NOT_SIGNED_IN))
-        segments.append(Segment(s, e, True))
-        cursor = e
-    if cursor < stop:
-        segments.append(Segment(cursor, stop, False, NOT_SIGNED_IN))
-    return segments
 
 
 def lesson_attendance(lesson: Any, events: Iterable[Any], students: Iterable[int], *, until: datetime,

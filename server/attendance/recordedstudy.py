@@ -36,7 +36,7 @@ from fractions import Fraction
 from typing import Any, Iterable, Mapping
 
 from server.attendance.intervals import Span, intersect, normalise, subtract, total
-from server.attendance.lessonattendance import AttendanceRules, Segment, StudentAttendance
+from server.attendance.lessonattendance import AttendanceRules, Segment, StudentAttendance, timeline
 
 REASONS = ("no_heartbeat", "prompt_failed", "face_failed", "prompt_open", "not_playing", "page_hidden", "seek")
 KINDS = ("study_progress", "hm_prompt", "hm_answer", "face_check")
@@ -300,26 +300,8 @@ def study(events: Iterable[Any], students: Iterable[int], *, until: datetime, ru
             user_id=uid, study=total(credited), covered=_covered(stretches, credited, video), video=video,
             prompts_due=len(closed), prompts_passed=sum(pr.outcome == "correct" for pr in closed),
             faces_due=len(face_closed), faces_passed=sum(any(ok for _, ok in pr.faces) for pr in face_closed),
-            rules=rules, timeline=_timeline(first, until, steps))
+            rules=rules, timeline=timeline(first, until, steps, REASONS))
     return out
-
-
-def _timeline(start: datetime, until: datetime, steps: list[list[Span]]) -> list[Segment]:
-    """Cut [start, until) at every boundary; label each piece credited or with its first failed rule."""
-    cuts = {start, until}
-    for spans in steps:
-        for s, e in spans:
-            cuts.update((s, e))
-    points = sorted(c for c in cuts if start <= c <= until)
-    segments: list[Segment] = []
-    for a, b in zip(points, points[1:]):
-        reason = next((name for name, spans in zip(REASONS, steps)
-                       if not any(s <= a and b <= e for s, e in spans)), None)
-        if segments and segments[-1].reason == reason and segments[-1].end == a:
-            segments[-1] = Segment(segments[-1].start, b, reason is None, reason)
-        else:
-            segments.append(Segment(a, b, reason is None, reason))
-    return segments
 
 
 # --------------------------------------------------------------------------- as lesson attendance

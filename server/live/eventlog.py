@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -126,6 +126,17 @@ def events(session: Session, lesson_id: int, *, after_id: int | None = None,
     if limit is not None:
         q = q.limit(limit)
     return list(session.scalars(q))
+
+
+def latest_per_user(session: Session, lesson_id: int, kind: str) -> dict[int, LessonEvent]:
+    """Each user's last event of ``kind`` in a lesson — one indexed query, however long the lesson
+    (a staff console joining late must not read every face check of 200 students)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown lesson event kind {kind!r}")
+    last = (select(func.max(LessonEvent.id)).where(LessonEvent.lesson_id == lesson_id, LessonEvent.kind == kind,
+                                                  LessonEvent.user_id.is_not(None))
+            .group_by(LessonEvent.user_id))
+    return {ev.user_id: ev for ev in session.scalars(select(LessonEvent).where(LessonEvent.id.in_(last)))}
 
 
 # --------------------------------------------------------------------------- presence (pure)

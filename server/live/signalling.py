@@ -270,24 +270,17 @@ class LessonSocket:
                     .filter(Enrolment.class_id == a.class_id, Enrolment.status == "enrolled")
                     .order_by(Enrolment.id).all())
             floor: dict[int, bool] = {}
-            faces: dict[int, dict] = {}  # ATT-1 live view: each student's latest face check
-            liveness: dict[int, dict] = {}  # ... and latest liveness verdict
-            for ev in eventlog.events(s, self.lesson_id, kinds=("floor_grant", "floor_revoke", "face_check",
-                                                               "liveness"), limit=None):
-                if ev.kind == "liveness":
-                    p = ev.payload or {}
-                    liveness[ev.user_id] = {"passed": p.get("passed"), "at": ev.at.isoformat(),
-                                            "reasons": p.get("reasons_zh") or []}
-                    continue
-                if ev.kind == "face_check":
-                    if ev.user_id is not None:
-                        p = ev.payload or {}
-                        faces[ev.user_id] = {"verdict": p.get("verdict"), "at": ev.at.isoformat(),
-                                             "distance": p.get("distance"), "faces": p.get("faces")}
-                    continue
+            for ev in eventlog.events(s, self.lesson_id, kinds=("floor_grant", "floor_revoke"), limit=None):
                 uid = (ev.payload or {}).get("user_id")
                 if isinstance(uid, int):
                     floor[uid] = ev.kind == "floor_grant"
+            # ATT-1 live view: each student's latest face check and liveness verdict (not the history)
+            faces = {uid: {"verdict": (ev.payload or {}).get("verdict"), "at": ev.at.isoformat(),
+                           "distance": (ev.payload or {}).get("distance"), "faces": (ev.payload or {}).get("faces")}
+                     for uid, ev in eventlog.latest_per_user(s, self.lesson_id, "face_check").items()}
+            liveness = {uid: {"passed": (ev.payload or {}).get("passed"), "at": ev.at.isoformat(),
+                              "reasons": (ev.payload or {}).get("reasons_zh") or []}
+                        for uid, ev in eventlog.latest_per_user(s, self.lesson_id, "liveness").items()}
         roster = [{"user_id": uid, "display_name": name, "assistant_id": asst} for uid, name, asst in rows]
         if a.room_role == "assistant":  # an assistant's console lists their own group first
             roster.sort(key=lambda r: r["assistant_id"] != a.user_id)
