@@ -14,11 +14,13 @@ from models.institutions import Institution
 from models.leaves import LeaveLesson, LeaveRequest
 from models.people import LecturerProfile, StudentProfile
 from models.recordings import Recording
+from models.sitevideos import SiteVideo
+from models.spotchecks import SpotCheckBatch, SpotCheckItem
 from models.videos import LessonVideo
 
 __all__ = [
     "AuditLog", "AuthSession", "Base", "CalendarOverride", "ClassAssistant", "ClassLecturer",
     "ClassTransition", "Enrolment", "FaceTemplate", "Institution", "LeaveLesson", "LeaveRequest",
-    "LecturerProfile", "Lesson", "LessonEvent", "LessonVideo", "Recording", "StoredFile",
-    "StudentProfile", "TrainingClass", "User",
+    "LecturerProfile", "Lesson", "LessonEvent", "LessonVideo", "Recording", "SiteVideo", "SpotCheckBatch",
+    "SpotCheckItem", "StoredFile", "StudentProfile", "TrainingClass", "User",
 ]

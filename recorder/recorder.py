@@ -117,6 +117,10 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s recorder %(levelname)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:  # below the SFU: the socket buffer (4 MB, seconds of video) absorbs any wait, forwarding can't
+        os.nice(5)
+    except OSError:
+        pass
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
     conn.connect(args.socket)

@@ -7,6 +7,7 @@ recorded: the attendance samples are the evidence of their presence.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 
@@ -29,6 +30,7 @@ class RecordingTap:
         self.tap = room.add_tap(wants, self._attach)
 
     def _attach(self, pub: Publication) -> Sink:
+        asyncio.ensure_future(self.client.start())  # idempotent: the process runs once there is media
         number = next(self._numbers)
         client, lesson = self.client, self.lesson_id
 
@@ -48,7 +50,7 @@ class RecordingTap:
         """The room closed. ``finish``: the lesson is over, so its recording is final (the ledger
         refuses later segments); otherwise the open segment is closed and a later room (everyone
         left and came back) carries on the same recording."""
-        self.tap.remove()
+        self.tap.remove()  # idempotent
         if finish:
             self.client.finish(self.lesson_id)
         else:

@@ -19,6 +19,8 @@ from server.api import study  # ATT-5: recorded lessons
 from server.api import liveness  # ATT-1: liveness challenges answered by upload (offline, recorded)
 from server.api import attendance  # ATT-2/3/4/7/8: figures, timelines, roll calls, study photos
 from server.api import recordings  # REC-1: recording status, integrity, retention
+from server.api import sitevideos, spotcheck  # ATT-6 offline site videos; SUP-5 spot checks
+from server.api import replay  # CLS-8 / REC-1: lesson replay, progress, one-file download
 from server.api.endpoint import Api, error_response, identity_error
 from server.api.openapi import build_openapi
 from server.errors import ApiError
@@ -29,12 +31,14 @@ from server.settings import Settings
 log = logging.getLogger("qihang")
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client_web"
 MODULES = (auth, institutions, users, lecturers, students, classes, reference, audit, leaves, offlinesignin,
-           study, liveness, attendance, recordings)
+           study, liveness, attendance, recordings, replay, spotcheck, sitevideos)
 PAGES = {"/": "index.html", "/login": "login.html", "/planner": "planner.html", "/register": "register.html",
          "/review": "review.html", "/docs": "docs.html", "/room": "room.html", "/leave": "leave.html",
          "/signin": "signin.html",  # ATT-6: offline-lesson sign-in on the phone
          "/study": "study.html",  # ATT-5: a recorded lesson on the phone
-         "/attendance": "attendance.html"}  # ATT-2/3/4/7/8: figures and the timelines behind them
+         "/attendance": "attendance.html",  # ATT-2/3/4/7/8: figures and the timelines behind them
+         "/replay": "replay.html",  # CLS-8: a lesson's replay with screen share and chat
+         "/spotcheck": "spotcheck.html"}  # SUP-5 spot checks; ATT-6 offline site-video checklist
 
 
 def all_endpoints() -> list:

@@ -35,6 +35,11 @@ async function main() {
   // ATT-2/3/4/7: attendance figures and the timelines behind them
   links.append(h("a", { class: "button secondary", href: "/attendance", id: "link-attendance" },
     ...(me.role === "student" ? bi("我的考勤", "My attendance") : bi("考勤明细", "Attendance"))));
+  // SUP-5 spot checks for HR; ATT-6 offline site videos (checklist, staff uploads) for everyone but students
+  if (me.role !== "student") {
+    links.append(h("a", { class: "button secondary", href: "/spotcheck", id: "link-spotcheck" },
+      ...(["supervisor", "platform_admin"].includes(me.role) ? bi("直播抽查", "Spot checks") : bi("线下现场视频", "Site videos"))));
+  }
   if (me.role !== "student") {
     links.append(h("a", { class: "button secondary", href: "/docs", id: "link-docs" }, ...bi("接口文档", "API docs")));
   }
@@ -66,6 +71,11 @@ async function showStudent(me) {
     h("td", {}, COURSE_TYPES[e.course_type] || e.course_type), h("td", {}, e.year ?? "—"),
     h("td", {}, ENROLMENT_ZH[e.status] || e.status, h("small", { class: "en" }, e.status)))));
   document.getElementById("enrolments-empty").hidden = p.enrolments.length > 0;
+  // CLS-8: finished lessons with a recording, to make up missed hours or watch again
+  const { items } = await api("/api/me/replays").catch(() => ({ items: [] }));
+  if (items.length) document.getElementById("enrolments-card").append(h("h3", {}, ...bi("课程回放", "Lesson replays")),
+    h("ul", { "data-testid": "replays" }, ...items.slice(0, 20).map((r) => h("li", {}, h("a", { href: r.url, "data-testid": "replay-link" },
+      `${r.class_name} · ${r.title}`), " ", h("small", { class: "muted" }, fmtTime(r.starts_at))))));
 }
 
 async function showClasses() {

@@ -28,8 +28,9 @@ The rules, and the choices where the regulations are silent:
 5. **Make-up** (CLS-8, seed 004 "通过观看回放等方式完成所缺课时"). Where ``replay_counts_as_study``,
    the unique seconds of a lesson's replay a student watched (the union of the ``replay_progress``
    position ranges, clipped to the lesson's planned length) count as make-up study, at most the
-   time they missed in that lesson (live time − credited study). Recordings are not built yet, so
-   positions are not matched to the live timeline: the cap keeps a re-watched attended part from
+   time they missed in that lesson (live time − credited study). Positions are seconds of the
+   recording (server/api/replay.py posts them), which skips the gaps a crash or a break left, so
+   they are not matched to the live timeline: the cap keeps a re-watched attended part from
    counting twice in total. Make-up adds study time; it does not undo an absence or a leave, which
    art. 20 counts either way. Where the profile does not allow it, watched seconds are shown and
    credited as zero.

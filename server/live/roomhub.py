@@ -62,6 +62,7 @@ class RoomHub:
         self.faces = None  # server/live/faceattendance.FaceAttendance when ATT-1 sampling is on
         self.recorder = None  # recorder/client.RecorderClient when lessons are recorded (REC-1)
         self._recording: dict[int, object] = {}  # lesson -> its recorder/tap.RecordingTap
+        self._closing: set[asyncio.Task] = set()  # recordings being paused or finished
         self.lesson_over: Callable[[int], Awaitable[bool]] | None = None  # past its scheduled end?
 
     def media(self, lesson_id: int):
@@ -71,9 +72,8 @@ class RoomHub:
             self._media[lesson_id] = MediaRoom(on_event=self._media_event)
             if self.faces is not None:
                 self.faces.attach(lesson_id, self._media[lesson_id])
-            if self.recorder is not None:  # started with the first room: a process only where lessons run
+            if self.recorder is not None:  # the process starts with the first lecturer track (tap.py)
                 from recorder.tap import RecordingTap
-                asyncio.ensure_future(self.recorder.start())
                 self._recording[lesson_id] = RecordingTap(self.recorder, lesson_id, self._media[lesson_id])
         return self._media[lesson_id]
 
@@ -107,10 +107,20 @@ class RoomHub:
                 self.faces.detach(lesson_id)
             recording = self._recording.pop(lesson_id, None)
             if recording is not None:
-                over = self.lesson_over is not None and await self.lesson_over(lesson_id)
-                recording.close(finish=over)
+                recording.tap.remove()  # no more packets; whether the recording is final is asked aside
+                task = asyncio.ensure_future(self._close_recording(lesson_id, recording))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
             if media is not None:
                 await media.close()
+
+    async def _close_recording(self, lesson_id: int, recording) -> None:
+        try:
+            over = self.lesson_over is not None and await self.lesson_over(lesson_id)
+        except Exception:  # noqa: BLE001 - unknown: keep the recording open (a later room continues it)
+            log.warning("could not tell whether lesson %s is over", lesson_id, exc_info=True)
+            over = False
+        recording.close(finish=over)
 
     def local(self, lesson_id: int) -> set[Peer]:
         return self.peers.get(lesson_id, set())
@@ -163,6 +173,8 @@ class RoomHub:
         self._tasks.clear()
         if self.faces is not None:
             self.faces.close()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
         for recording in self._recording.values():
             recording.close()
         self._recording.clear()
