@@ -197,6 +197,8 @@ async def _sfu(conn, mode: str) -> None:
         rec_dir = Path(tempfile.mkdtemp(prefix="qihang-bench-rec-"))
         client = RecorderClient(rec_dir / "recordings", rec_dir, files_only=True)
         await client.start()
+        if os.environ.get("SFU_FANOUT_RECORDER_CORES"):  # e.g. "0,1": not on the SFU's pinned core alone
+            os.sched_setaffinity(client.pid, {int(c) for c in os.environ["SFU_FANOUT_RECORDER_CORES"].split(",")})
         recording = (client, RecordingTap(client, 1, room), rec_dir)
     relay, relay_pcs, source = MediaRelay(), [], {}
     pub_pc = None

@@ -5,6 +5,12 @@ import { $, h } from "/static/api.js";
 
 const ARROW = { turn_left: "⬅", turn_right: "➡", blink: "😉" };
 let timers = [];
+let usual = null;  // the camera's constraints before a challenge raised its frame rate
+
+function restoreCamera() {
+  if (usual) selfTrack()?.applyConstraints(usual).catch(() => {});
+  usual = null;
+}
 
 function selfTrack() {
   return $("#self-view").srcObject?.getVideoTracks?.()[0];
@@ -19,8 +25,10 @@ export function showChallenge(challenge) {
   preview.srcObject = $("#self-view").srcObject;
   preview.play().catch(() => {});
   const track = selfTrack();
-  // more frames while the check runs: a blink lasts a fifth of a second
-  track?.applyConstraints({ frameRate: { ideal: 15, max: 15 } }).catch(() => {});
+  // more frames while the check runs (a blink lasts a fifth of a second); applyConstraints replaces
+  // the whole set, so the camera's size constraints go along or it would jump to 640×480
+  if (!usual) usual = track?.getConstraints() || null;
+  track?.applyConstraints({ ...(usual || {}), frameRate: { ideal: 15, max: 15 } }).catch(() => {});
   box.hidden = false;
   box.dataset.state = "ready";
   const say = (zh, en, action) => $("#liveness-step").replaceChildren(
@@ -34,7 +42,7 @@ export function showChallenge(challenge) {
   timers.push(setTimeout(() => {
     box.dataset.state = "judging";
     say("正在核验…", "Checking…", null);
-    track?.applyConstraints({ frameRate: { ideal: 10, max: 10 } }).catch(() => {});
+    restoreCamera();
   }, challenge.seconds * 1000));
 }
 
@@ -42,6 +50,7 @@ export function showChallenge(challenge) {
 export function showResult(payload) {
   timers.forEach(clearTimeout);
   timers = [];
+  restoreCamera();
   const box = $("#liveness");
   box.hidden = false;
   box.dataset.state = payload.passed ? "passed" : "failed";
