@@ -16,11 +16,14 @@ from models.people import LecturerProfile, StudentProfile
 from models.recordings import Recording
 from models.sitevideos import SiteVideo
 from models.spotchecks import SpotCheckBatch, SpotCheckItem
+from models.supervision import ContentWarning, DailySummary, SensitiveWord, SpectatorLink
 from models.videos import LessonVideo
+from models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AuditLog", "AuthSession", "Base", "CalendarOverride", "ClassAssistant", "ClassLecturer",
-    "ClassTransition", "Enrolment", "FaceTemplate", "Institution", "LeaveLesson", "LeaveRequest",
-    "LecturerProfile", "Lesson", "LessonEvent", "LessonVideo", "Recording", "SiteVideo", "SpotCheckBatch",
-    "SpotCheckItem", "StoredFile", "StudentProfile", "TrainingClass", "User",
+    "ClassTransition", "ContentWarning", "DailySummary", "Enrolment", "FaceTemplate", "Institution",
+    "LeaveLesson", "LeaveRequest", "LecturerProfile", "Lesson", "LessonEvent", "LessonVideo", "Recording",
+    "SensitiveWord", "SiteVideo", "SpectatorLink", "SpotCheckBatch", "SpotCheckItem", "StoredFile",
+    "StudentProfile", "TrainingClass", "User", "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -21,6 +21,7 @@ from server.api import attendance  # ATT-2/3/4/7/8: figures, timelines, roll cal
 from server.api import recordings  # REC-1: recording status, integrity, retention
 from server.api import sitevideos, spotcheck  # ATT-6 offline site videos; SUP-5 spot checks
 from server.api import replay  # CLS-8 / REC-1: lesson replay, progress, one-file download
+from server.api import dailysummaries, screening, spectatorlinks, supervision, webhooks  # SUP-1..6, LIVE-5, ATT-9
 from server.api.endpoint import Api, error_response, identity_error
 from server.api.openapi import build_openapi
 from server.errors import ApiError
@@ -31,14 +32,16 @@ from server.settings import Settings
 log = logging.getLogger("qihang")
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client_web"
 MODULES = (auth, institutions, users, lecturers, students, classes, reference, audit, leaves, offlinesignin,
-           study, liveness, attendance, recordings, replay, spotcheck, sitevideos)
+           study, liveness, attendance, recordings, replay, spotcheck, sitevideos, spectatorlinks, supervision,
+           dailysummaries, screening, webhooks)
 PAGES = {"/": "index.html", "/login": "login.html", "/planner": "planner.html", "/register": "register.html",
          "/review": "review.html", "/docs": "docs.html", "/room": "room.html", "/leave": "leave.html",
          "/signin": "signin.html",  # ATT-6: offline-lesson sign-in on the phone
          "/study": "study.html",  # ATT-5: a recorded lesson on the phone
          "/attendance": "attendance.html",  # ATT-2/3/4/7/8: figures and the timelines behind them
          "/replay": "replay.html",  # CLS-8: a lesson's replay with screen share and chat
-         "/spotcheck": "spotcheck.html"}  # SUP-5 spot checks; ATT-6 offline site-video checklist
+         "/spotcheck": "spotcheck.html",  # SUP-5 spot checks; ATT-6 offline site-video checklist
+         "/supervise": "supervise.html"}  # SUP-1/2/3: region dashboards, class detail, exports
 
 
 def all_endpoints() -> list:
@@ -95,9 +98,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                         return lesson is None or lesson.ends_at <= svc.now()
                 return await run_in_threadpool(check)
             live["hub"].lesson_over = lesson_over
+        # Background work every node runs; each claims rows safely, so several nodes may share it.
+        from server.attendance.dailyscheduler import DailySummaryScheduler
+        from server.webhooks.dispatcher import Dispatcher
+        background = [Dispatcher(svc), DailySummaryScheduler(svc)] if svc.settings.background_jobs else []
+        for job in background:
+            await job.start()
         try:
             yield
         finally:
+            for job in background:
+                await job.close()
             await live["hub"].close()
             await live["bus"].close()
 

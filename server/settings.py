@@ -36,6 +36,9 @@ class Settings:
     turn_secret: str | None = None  # coturn static-auth-secret (TURN REST credentials)
     turn_ttl_seconds: int = 6 * 3600
     face_attendance: bool = True  # ATT-1: sample and check students' cameras in live rooms
+    # Webhook deliveries and the ATT-9 morning summaries run in every app process (QIHANG_BACKGROUND_JOBS=0: none
+    # here, e.g. API-only nodes or tests that drive them by hand)
+    background_jobs: bool = True
     face_sample_seconds: tuple[float, float] = (20.0, 40.0)  # random interval between a student's samples
     # ATT-1 liveness: a challenge when a student's camera first shows up in a lesson (sign-in),
     # then at random intervals in this range; None: only at sign-in and when staff ask.
@@ -108,6 +111,7 @@ class Settings:
             turn_secret=env.get("QIHANG_TURN_SECRET") or _read(env.get("QIHANG_TURN_SECRET_FILE")),
             turn_ttl_seconds=_int(env, "QIHANG_TURN_TTL_SECONDS", 6 * 3600),
             face_attendance=(env.get("QIHANG_FACE_ATTENDANCE") or "1") not in ("0", "false", "no", "off"),
+            background_jobs=(env.get("QIHANG_BACKGROUND_JOBS") or "1") not in ("0", "false", "no", "off"),
             face_sample_seconds=_range(env.get("QIHANG_FACE_SAMPLE_SECONDS"), (20.0, 40.0)),
             liveness=(env.get("QIHANG_LIVENESS") or "1") not in ("0", "false", "no", "off"),
             recording=(env.get("QIHANG_RECORDING") or "1") not in ("0", "false", "no", "off"),

@@ -105,7 +105,8 @@ def clock():
 
 @pytest.fixture
 def svc(database, tmp_path, clock) -> Services:
-    settings = Settings(data_dir=tmp_path, database_url=database.url, secret_key=TEST_KEY)
+    # background jobs (webhook dispatcher, ATT-9 scheduler) are driven by their own tests, not left running
+    settings = Settings(data_dir=tmp_path, database_url=database.url, secret_key=TEST_KEY, background_jobs=False)
     services = Services.build(settings, db=database)
     services.clock = clock
     return services

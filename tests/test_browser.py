@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import socket
 import threading
 import time
 from datetime import date
@@ -16,13 +15,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.appserver import CHROMIUM, free_port as _free_port  # noqa: F401 - used by the browser tests
 from PIL import Image, ImageDraw
 
 from tests.world import face_photo
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "Qihang2026"  # every demo account (server/demo.py)
@@ -35,10 +35,6 @@ INVALID = re.compile(r"\binvalid\b")
 
 # ---------------------------------------------------------------- the app and the browser
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,6 @@ stays on 127.0.0.1 (PLAT-2)."""
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,8 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.test_attendance_api import save_photo, teach
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
-from tests.world import World
+from tests.appserver import region_world, serve
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
@@ -26,47 +24,23 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 def taught_server(tmp: Path):
     """The real app on a loopback port with an open Hohhot class whose first lesson was taught for an
     hour (tests/test_attendance_api.teach) two hours ago; yields (base URL, world, ids)."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(reason=f"Chromium not installed: {CHROMIUM} is missing (`make install-test` installs it as root)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    import uvicorn
-    from starlette.testclient import TestClient
-
     from models import Lesson
-    from server.app import create_app
-    from server.services import Services
-    from server.settings import Settings
 
-    svc = Services.build(Settings(data_dir=tmp, database_url=f"sqlite:///{tmp}/q.db", secret_key=bytes(32)))
-    svc.db.migrate()
-    app = create_app(services=svc)
-    w = World(TestClient(app), svc)
-    w.bootstrap_admin()
-    w.institution("alpha")
-    w.supervisor("yuquan", "district", "150104")
-    w.supervisor("hohhot", "city", "150100")
-    cid = w.ready_class("alpha", start=svc.today() + timedelta(days=21), students=3)
-    detail = w.open_class("alpha", cid, district="yuquan", city="hohhot")
-    a, b, _ = sorted(s["id"] for s in detail["roster"])
-    start = (datetime.now(timezone.utc) - timedelta(hours=3)).replace(second=0, microsecond=0)
-    lesson_id = detail["lessons"][0]["id"]
-    with svc.db.session() as s:
-        row = s.get(Lesson, lesson_id)
-        row.starts_at, row.ends_at = start, start + timedelta(minutes=90)
-    teach(svc, lesson_id, detail["lecturers"][0]["user_id"], a, b, save_photo(svc, a), w.ids["yuquan"], start=start)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", w, {"class": cid, "a": a, "b": b, "lesson": lesson_id}
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    def build(svc, app):
+        w = region_world(svc, app)
+        cid = w.ready_class("alpha", start=svc.today() + timedelta(days=21), students=3)
+        detail = w.open_class("alpha", cid, district="yuquan", city="hohhot")
+        a, b, _ = sorted(s["id"] for s in detail["roster"])
+        start = (datetime.now(timezone.utc) - timedelta(hours=3)).replace(second=0, microsecond=0)
+        lesson_id = detail["lessons"][0]["id"]
+        with svc.db.session() as s:
+            row = s.get(Lesson, lesson_id)
+            row.starts_at, row.ends_at = start, start + timedelta(minutes=90)
+        teach(svc, lesson_id, detail["lecturers"][0]["user_id"], a, b, save_photo(svc, a), w.ids["yuquan"], start=start)
+        return w, {"class": cid, "a": a, "b": b, "lesson": lesson_id}
+
+    with serve(tmp, build) as (base, _svc, (w, ids)):
+        yield base, w, ids
 
 
 def test_supervisor_opens_a_students_timeline_with_the_liveness_failed_stretch_and_legend(tmp_path):

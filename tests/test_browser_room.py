@@ -5,7 +5,6 @@ lecturer (LIVE-1, LIVE-2). Everything stays on 127.0.0.1 (PLAT-2).
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -13,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
-from tests.world import World
+from tests.appserver import region_world, serve
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 MEDIA_ARGS = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -24,38 +23,13 @@ MEDIA_ARGS = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-devi
 
 @contextlib.contextmanager
 def room_server(tmp: Path, students: int = 20, **settings):
-    """The real app on a free loopback port (uvicorn in a thread) with an open class whose first
-    lesson runs now; yields (base URL, services, world, class detail). Skips without Chromium."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(reason=f"Chromium not installed: {CHROMIUM} is missing (`make install-test` installs it as root)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    import uvicorn
-    from starlette.testclient import TestClient
-
-    from server.app import create_app
-    from server.services import Services
-    from server.settings import Settings
-
-    svc = Services.build(Settings(data_dir=tmp, database_url=f"sqlite:///{tmp}/q.db", secret_key=bytes(32), **settings))
-    svc.db.migrate()
-    app = create_app(services=svc)
-    w = World(TestClient(app), svc)
-    w.bootstrap_admin()
-    w.institution("alpha")
-    w.supervisor("yuquan", "district", "150104")
-    w.supervisor("hohhot", "city", "150100")
-    detail = w.running_lesson("alpha", district="yuquan", city="hohhot", students=students)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", svc, w, detail
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    """The real app on a free loopback port with an open class whose first lesson runs now; yields
+    (base URL, services, world, class detail). Skips without Chromium (tests/appserver.py)."""
+    def build(svc, app):
+        w = region_world(svc, app)
+        return w, w.running_lesson("alpha", district="yuquan", city="hohhot", students=students)
+    with serve(tmp, build, **settings) as (base, svc, (w, detail)):
+        yield base, svc, w, detail
 
 
 @pytest.fixture(scope="module")

@@ -7,17 +7,15 @@ request stays on 127.0.0.1 (PLAT-2).
 from __future__ import annotations
 
 import re
-import threading
-import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from media.samplefaces import load_rgb, scene
 from server.attendance import offline
 from server.live import eventlog
-from tests.test_browser import CHROMIUM, _free_port
+from tests.appserver import region_world, serve
+from tests.test_browser import CHROMIUM
 from tests.test_browser_face import PHONE, write_y4m
 from tests.test_browser_room import MEDIA_ARGS
 from tests.test_offline_signin import north, plan_offline
@@ -28,48 +26,25 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The real app on a free loopback port with an open offline class whose first lesson runs now."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(reason=f"Chromium not installed: {CHROMIUM} is missing (`make install-test` installs it as root)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    import uvicorn
-    from starlette.testclient import TestClient
-
     from models import Lesson
-    from server.app import create_app
-    from server.services import Services
-    from server.settings import Settings
-    from tests.world import World
+
+    def build(svc, app):
+        w = region_world(svc, app)
+        cid, _ = plan_offline(w, w.client, start=svc.today() + timedelta(days=21), students=2)
+        detail = w.open_class("alpha", cid, district="yuquan", city="hohhot")
+        draft, _ = plan_offline(w, w.client, start=svc.today() + timedelta(days=28), students=1)  # for the planner
+        now = datetime.now(timezone.utc)
+        with svc.db.session() as s:  # planned three weeks ahead as the rules require, then moved to now
+            row = s.get(Lesson, detail["lessons"][0]["id"])
+            row.starts_at, row.ends_at = now - timedelta(minutes=5), now + timedelta(hours=2)
+        return w, detail, draft
 
     tmp = tmp_path_factory.mktemp("signin")
-    svc = Services.build(Settings(data_dir=tmp, database_url=f"sqlite:///{tmp}/q.db", secret_key=bytes(32),
-                                  face_attendance=False, liveness=False))  # turned on by the liveness test
-    svc.db.migrate()
-    app = create_app(services=svc)
-    w = World(TestClient(app), svc)
-    w.bootstrap_admin()
-    w.institution("alpha")
-    w.supervisor("yuquan", "district", "150104")
-    w.supervisor("hohhot", "city", "150100")
-    cid, _ = plan_offline(w, w.client, start=svc.today() + timedelta(days=21), students=2)
-    detail = w.open_class("alpha", cid, district="yuquan", city="hohhot")
-    draft, _ = plan_offline(w, w.client, start=svc.today() + timedelta(days=28), students=1)  # for the planner
-    now = datetime.now(timezone.utc)
-    with svc.db.session() as s:  # planned three weeks ahead as the rules require, then moved to now
-        row = s.get(Lesson, detail["lessons"][0]["id"])
-        row.starts_at, row.ends_at = now - timedelta(minutes=5), now + timedelta(hours=2)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield {"base": f"http://127.0.0.1:{port}", "svc": svc, "tmp": tmp, "lesson_id": detail["lessons"][0]["id"],
+    # liveness is turned on by its own test
+    with serve(tmp, build, face_attendance=False, liveness=False) as (base, svc, (w, detail, draft)):
+        yield {"base": base, "svc": svc, "tmp": tmp, "lesson_id": detail["lessons"][0]["id"],
                "students": [(s["id"], w.login(w.mobiles[s["id"]])) for s in detail["roster"]],
                "draft": draft, "admin": w.login("alpha_admin"), "client": w.client}
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def _phone(browser, base: str, token: str, where: tuple[float, float], accuracy: float, requests: list):

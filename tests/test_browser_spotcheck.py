@@ -6,15 +6,14 @@ Every request stays on 127.0.0.1 (PLAT-2)."""
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port
+from tests.appserver import serve
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_recorded_study import make_video
 from tests.test_spotcheck import PASSWORD, beijing
 
@@ -23,37 +22,18 @@ pytestmark = pytest.mark.browser
 
 @contextlib.contextmanager
 def served(tmp: Path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(reason=f"Chromium not installed: {CHROMIUM} is missing (`make install-test` installs it as root)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    import uvicorn
-    from starlette.testclient import TestClient
+    """The Beijing spot-check world (tests/test_spotcheck.beijing) served on loopback."""
+    def build(svc, app):
+        from starlette.testclient import TestClient
+        first = svc.today() - timedelta(days=31)
+        world = beijing(svc, first)
+        tc = TestClient(app)
+        token = {who: tc.post("/api/auth/login", json={"username": who, "password": PASSWORD}).json()["token"]
+                 for who in ("chaoyang", "school")}
+        return token, world, first
 
-    from server.app import create_app
-    from server.services import Services
-    from server.settings import Settings
-
-    svc = Services.build(Settings(data_dir=tmp, database_url=f"sqlite:///{tmp}/q.db", secret_key=bytes(32)))
-    svc.db.migrate()
-    first = svc.today() - timedelta(days=31)
-    world = beijing(svc, first)
-    app = create_app(services=svc)
-    tc = TestClient(app)
-    token = {who: tc.post("/api/auth/login", json={"username": who, "password": PASSWORD}).json()["token"]
-             for who in ("chaoyang", "school")}
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", token, world, first
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve(tmp, build) as (base, _svc, (token, world, first)):
+        yield base, token, world, first
 
 
 def test_supervisor_draws_reads_the_report_and_records_a_verdict(tmp_path):

@@ -8,10 +8,11 @@ import { renderConsole, setupConsole } from "/static/roomconsole.js";
 import { showChallenge, showResult } from "/static/liveness.js";
 
 const lessonId = Number(query("lesson"));
+const spectate = query("spectate");
 const state = {
   ws: null, you: null, sub: null, pubs: {}, streams: {}, tracks: {}, muted: false, hands: new Map(),
   ice: [], retry: 300, online: [], roster: [], floor: new Set(), cameras: new Set(), quality: new Map(), faces: new Map(), liveness: new Map(),
-  watching: new Set(),
+  watching: new Set(), visible: new Map(), privateTo: null,
 };
 window.qihangRoom = state; // for diagnostics and the browser tests
 const sessionId = (() => {
@@ -207,12 +208,40 @@ function thumbnail(pub, track) {
 
 // ---------------------------------------------------------------- room events
 
+function nameOf(id) {
+  return state.roster.find((r) => r.user_id === id)?.display_name || state.online.find((o) => o.user_id === id)?.display_name || `#${id}`;
+}
+
+/** One line of the room's conversation: chat, questions, answers, private lines (LIVE-4) and
+ *  reminders; a line held by the screening (LIVE-5) reaches staff only, flagged. */
+function chatLine(ev) {
+  const name = ev.display_name || `#${ev.user_id}`;
+  const p = ev.payload || {};
+  const attrs = { "data-kind": ev.kind, "data-user": ev.user_id, "data-id": ev.id };
+  if (p.held) attrs["data-held"] = "true";
+  const flag = p.held ? h("span", { class: "held", title: (p.matches || []).map((m) => m.word).join("、") }, "⚠ 敏感内容已拦截 ") : "";
+  if (ev.kind === "private") {
+    const to = p.to === state.you?.user_id ? "我" : nameOf(p.to);
+    return h("li", attrs, flag, h("b", {}, `🔒 ${name} → ${to}`), "：", p.text);
+  }
+  if (ev.kind === "reminder") return h("li", attrs, flag, h("b", {}, `🔔 ${name} → ${nameOf(p.user_id)}`), "：", p.text);
+  return h("li", attrs, flag, h("b", {}, name), "：", p.text);
+}
+
+function appendChat(ev) {
+  if (document.querySelector(`#chat-list [data-id="${ev.id}"]`)) return;
+  $("#chat-list").append(chatLine(ev));
+  $("#chat-list").lastChild.scrollIntoView({ block: "end" });
+}
+
 function onEvent(ev) {
   const name = ev.display_name || `#${ev.user_id}`;
   const me = state.you?.user_id;
-  if (ev.kind === "chat" || ev.kind === "question" || ev.kind === "answer") {
-    $("#chat-list").append(h("li", { "data-kind": ev.kind, "data-user": ev.user_id }, h("b", {}, name), "：", ev.payload.text));
-    $("#chat-list").lastChild.scrollIntoView({ block: "end" });
+  if (["chat", "question", "answer", "private", "reminder"].includes(ev.kind)) {
+    appendChat(ev);
+    if (ev.kind === "reminder" && ev.payload.user_id === me) showReminder(ev.payload);
+  } else if (ev.kind === "page_visibility") {
+    state.visible.set(ev.user_id, ev.payload.visible);
   } else if (ev.kind === "hand_raise") {
     state.hands.set(ev.user_id, [ev.user_id, name]);
   } else if (ev.kind === "hand_lower") {
@@ -254,6 +283,11 @@ function onJoined(msg) {
   state.cameras = new Set(msg.cameras || []);
   state.faces = new Map(Object.entries(msg.faces || {}).map(([id, f]) => [Number(id), f]));
   state.liveness = new Map(Object.entries(msg.liveness || {}).map(([id, v]) => [Number(id), v]));
+  state.quality = new Map(Object.entries(msg.quality || {}).map(([id, q]) => [Number(id), q]));
+  state.visible = new Map(Object.entries(msg.visible || {}).map(([id, v]) => [Number(id), v]));
+  $("#chat-list").replaceChildren();
+  (msg.recent || []).forEach(appendChat);
+  $("#private-student").hidden = !(msg.you.room_role === "student" && msg.you.assistant_id);
   state.hands = new Map((msg.hands || []).map((id) => [id, [id, `#${id}`]]));
   const role = msg.you.room_role;
   document.body.dataset.role = role;
@@ -298,7 +332,8 @@ function connect() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${proto}://${location.host}/ws/lessons/${lessonId}`);
   state.ws = ws;
-  ws.onopen = () => send({ type: "join", token: getToken(), session_id: sessionId });
+  // SUP-4: a spectator link opens the room by itself (bound to its supervisor and this lesson).
+  ws.onopen = () => send({ type: "join", token: getToken() || undefined, spectate: spectate || undefined, session_id: sessionId });
   ws.onmessage = async (e) => {
     const msg = JSON.parse(e.data);
     try {
@@ -313,6 +348,8 @@ function connect() {
       else if (msg.type === "watching") state.watching = new Set(msg.user_ids);
       else if (msg.type === "media_closed") onMediaClosed(msg);
       else if (msg.type === "liveness") showChallenge(msg.challenge);
+      else if (msg.type === "held") appendChat({ id: `held-${msg.event_id}`, kind: "held", user_id: state.you?.user_id,
+        display_name: "系统 System", payload: { text: `${msg.message_zh}（${msg.text}）` } });
       else if (msg.type === "error") showError(msg.error);
     } catch (err) {
       console.error(err);
@@ -342,7 +379,7 @@ function onMediaClosed(msg) {
 }
 
 function main() {
-  if (!getToken()) { goLogin(); return; }
+  if (!getToken() && !spectate) { goLogin(); return; }
   if (!lessonId) { showError({ code: "LESSON_REQUIRED", message_zh: "缺少课次编号", message_en: "No lesson given" }); return; }
   $("#go-live").addEventListener("click", () => goLive().catch((err) => showError({
     code: "CAMERA", message_zh: "无法打开摄像头或麦克风，请在浏览器设置中允许访问", message_en: String(err) })));
@@ -370,13 +407,26 @@ function main() {
   $("#chat-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = $("#chat-input").value.trim();
-    if (text) { send({ type: "chat", text }); $("#chat-input").value = ""; }
+    if (!text) return;
+    if (state.privateTo) send({ type: "private", to: state.privateTo, text });
+    else if (state.you?.room_role === "student" && $("#private-student input").checked) send({ type: "private", text });
+    else send({ type: "chat", text });
+    $("#chat-input").value = "";
   });
   document.addEventListener("visibilitychange", () => {
     if (state.you?.room_role === "student") send({ type: "page_visibility", visible: !document.hidden });
   });
   setupConsole(state, send);
   connect();
+}
+
+/** LIVE-4: a reminder from the assistant or lecturer, on top of the stage until tapped. */
+function showReminder(p) {
+  const box = $("#reminder");
+  box.hidden = false;
+  box.replaceChildren("🔔 ", p.text, h("small", { class: "en" }, ` ${p.text_en || ""}`));
+  clearTimeout(state.reminderTimer);
+  state.reminderTimer = setTimeout(() => { box.hidden = true; }, 15000);
 }
 
 main();

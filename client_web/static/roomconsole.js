@@ -7,6 +7,7 @@ const QUALITY = { good: ["良好", "good"], fair: ["一般", "fair"], poor: ["�
 const MAX_WATCH = 30;
 
 export function setupConsole(state, send) {
+  $("#private-to").addEventListener("click", () => { state.privateTo = null; renderPrivateTo(state); });
   $("#roster-filter").addEventListener("input", () => renderConsole(state, send));
   // ATT-8: a hidden supervisor has a random ≥ 50 % of the class face-checked now.
   $("#roll-call").addEventListener("click", () => send({ type: "roll_call" }));
@@ -53,10 +54,11 @@ export function renderConsole(state, send) {
       h("td", { class: "dot" }, online.has(id) ? "● 在线" : "○ 离线"),
       h("td", {}, state.cameras.has(id) ? "📷" : "—"),
       faceCell(state.faces.get(id), state.liveness.get(id)),
-      h("td", { "data-quality": q }, QUALITY[q][0]),
+      h("td", { "data-quality": q, "data-visible": String(state.visible.get(id) !== false) }, QUALITY[q][0],
+        state.visible.get(id) === false ? h("small", { title: "学员切到了其他页面 The student left the page" }, " · 离开页面") : ""),
       h("td", {}, state.hands.has(id) ? "✋" : "", state.floor.has(id) ? "🎤" : ""),
       h("td", { class: "actions" }, floorButton(state, send, id) || "", livenessButton(state, send, id),
-        watchBox(state, send, id)));
+        serviceButtons(state, send, r), watchBox(state, send, id)));
   }));
 }
 
@@ -91,4 +93,26 @@ function renderHands(state, send) {
   const names = new Map(state.roster.map((r) => [r.user_id, r.display_name]));
   $("#hands-list").replaceChildren(...[...state.hands.values()].map(([id, name]) => h("li", { "data-user": id },
     names.get(id) || name, floorButton(state, send, id) || "")));
+}
+
+// LIVE-4: the assistant (their own group) and the lecturer (anyone) write privately and nudge.
+function mayServe(state, r) {
+  const you = state.you || {};
+  return you.room_role === "lecturer" || (you.room_role === "assistant" && r.assistant_id === you.user_id);
+}
+
+function serviceButtons(state, send, r) {
+  if (!mayServe(state, r)) return "";
+  return h("span", { class: "service" },
+    h("button", { class: "button small", "data-testid": "private", title: "私信 Private message",
+      onclick: () => { state.privateTo = r.user_id; renderPrivateTo(state); document.querySelector("#chat-input").focus(); } }, "私信"),
+    h("button", { class: "button small", "data-testid": "remind", title: "提醒正对摄像头 Remind: face the camera",
+      onclick: () => send({ type: "remind", user_id: r.user_id, preset: "face_camera" }) }, "提醒"));
+}
+
+export function renderPrivateTo(state) {
+  const chip = $("#private-to");
+  chip.hidden = !state.privateTo;
+  const name = state.roster.find((r) => r.user_id === state.privateTo)?.display_name || `#${state.privateTo}`;
+  if (state.privateTo) chip.replaceChildren(`🔒 私信 ${name} ✕`);
 }

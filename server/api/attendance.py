@@ -34,7 +34,6 @@ from models import ClassAssistant, Enrolment, Lesson, LessonEvent, StoredFile, T
 from server.api.common import get_class
 from server.api.endpoint import Api, Ctx
 from server.attendance import classfigures, daily, offline, recordedstudy
-from server.attendance.absences import JUDGED_MODES
 from server.attendance.lessonattendance import REASONS as LIVE_REASONS
 from server.attendance.rollcall import roll_call_report
 from server.errors import ApiError, Forbidden, NotFound
@@ -129,34 +128,6 @@ def _thresholds(ctx: Ctx, cls: TrainingClass, figures) -> dict:
             "max_absences_CLS7": figures.absence_rules.max_absences}
 
 
-def _totals(figures, uid: int) -> dict:
-    """A student's figures over every lesson started so far (module docstring: which lessons count)."""
-    study = live = recorded = timedelta(0)
-    due = passed = 0
-    for held in figures.lessons:
-        if held.found is None:
-            continue
-        a = held.found[uid]
-        due, passed = due + a.checks_due, passed + a.checks_passed
-        if held.lesson.mode in JUDGED_MODES:
-            study, live = study + a.study, live + a.live
-        else:
-            recorded += a.study
-    ratio, rate = _share(_us(study), _us(live)), _share(passed, due)
-    rules = figures.rules
-    return {"study_seconds": round(study.total_seconds()), "live_seconds": round(live.total_seconds()),
-            "study_ratio": _f(ratio), "meets_live_time_ATT3": ratio is not None and ratio >= rules.live_time_threshold,
-            "checks_due": due, "checks_passed": passed, "attendance_rate": _f(rate),
-            "meets_attendance_ATT4": rate is not None and rate >= rules.attendance_threshold,
-            "recorded_study_seconds": round(recorded.total_seconds())}
-
-
-def _absence_figures(verdict) -> dict:
-    s = verdict.summary()
-    return {k: s[k] for k in ("absences", "leaves", "max_absences", "barred_from_exam", "makeup_seconds",
-                              "explanation")}
-
-
 def _liveness_counts(events) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = {}
     for uid, payload in events:
@@ -187,8 +158,8 @@ def class_attendance(ctx: Ctx, class_id: int):
     items = []
     for uid, name in figures.roster:
         lv = liveness.get(uid, {"passed": 0, "failed": 0})
-        items.append({"student_id": uid, "student_name": name, **_totals(figures, uid),
-                      **_absence_figures(verdicts[uid]), "liveness_passed": lv["passed"],
+        items.append({"student_id": uid, "student_name": name, **classfigures.student_totals(figures, uid),
+                      **classfigures.absence_summary(verdicts[uid]), "liveness_passed": lv["passed"],
                       "liveness_failed": lv["failed"]})
     started = [h for h in figures.lessons if h.found is not None]
     return {"class_id": cls.id, "class_name": cls.name, "course_type": cls.course_type, "profile": cls.profile,
@@ -272,7 +243,7 @@ def student_attendance(ctx: Ctx, class_id: int, student_id: int):
     return {
         "class_id": cls.id, "class_name": cls.name, "course_type": cls.course_type, "student_id": student_id,
         "student_name": figures.roster[0][1], "as_of": _cn(ctx.now), "thresholds": _thresholds(ctx, cls, figures),
-        "summary": {**_totals(figures, student_id), **_absence_figures(verdict),
+        "summary": {**classfigures.student_totals(figures, student_id), **classfigures.absence_summary(verdict),
                     "liveness_passed": alive.count(True), "liveness_failed": alive.count(False)},
         "reasons": REASON_LABELS, "lessons": lessons,
         "days": [_day(d, threshold) for d in days],

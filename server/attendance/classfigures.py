@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import Iterable, Mapping
 
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from models.classes import Enrolment, Lesson, TrainingClass
 from models.leaves import LeaveRequest
 from models.people import StudentProfile
-from server.attendance.absences import AbsenceRules, LeaveFacts, LessonFacts, StudentAbsences, judge
+from server.attendance.absences import JUDGED_MODES, AbsenceRules, LeaveFacts, LessonFacts, StudentAbsences, judge
 from server.attendance.lessonattendance import AttendanceRules, StudentAttendance
 from server.attendance.offline import lesson_attendance
 from server.live import eventlog
@@ -103,3 +104,45 @@ def load(session: Session, class_id: int, profiles: Mapping, now: datetime,
     figures.leaves = [LeaveFacts(lv.id, lv.student_user_id, frozenset(lv.lesson_ids)) for lv in leaves]
     return figures
 
+
+# ---------------------------------------------------------------- per-student sums (API, dashboards, reports)
+
+def student_totals(figures: "ClassFigures", uid: int) -> dict:
+    """A student's figures over every lesson started so far (module docstring: which lessons count)."""
+    study = live = recorded = timedelta(0)
+    due = passed = 0
+    for held in figures.lessons:
+        if held.found is None:
+            continue
+        a = held.found[uid]
+        due, passed = due + a.checks_due, passed + a.checks_passed
+        if held.lesson.mode in JUDGED_MODES:
+            study, live = study + a.study, live + a.live
+        else:
+            recorded += a.study
+    ratio, rate = _share(_us(study), _us(live)), _share(passed, due)
+    rules = figures.rules
+    return {"study_seconds": round(study.total_seconds()), "live_seconds": round(live.total_seconds()),
+            "study_ratio": _f(ratio), "meets_live_time_ATT3": ratio is not None and ratio >= rules.live_time_threshold,
+            "checks_due": due, "checks_passed": passed, "attendance_rate": _f(rate),
+            "meets_attendance_ATT4": rate is not None and rate >= rules.attendance_threshold,
+            "recorded_study_seconds": round(recorded.total_seconds())}
+
+
+def absence_summary(verdict: StudentAbsences) -> dict:
+    """The absence figures a report shows for one student (CLS-7/8)."""
+    s = verdict.summary()
+    return {k: s[k] for k in ("absences", "leaves", "max_absences", "barred_from_exam", "makeup_seconds",
+                              "explanation")}
+
+
+def _us(d: timedelta) -> int:
+    return d // timedelta(microseconds=1)
+
+
+def _share(part, whole) -> Fraction | None:
+    return Fraction(part, whole) if whole else None
+
+
+def _f(x: Fraction | None) -> float | None:
+    return round(float(x), 4) if x is not None else None

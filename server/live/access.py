@@ -30,13 +30,18 @@ class Admission:
     room_role: str  # lecturer | assistant | student | spectator
     hidden: bool  # never shown to students (SUP-4)
     assistant_id: int | None  # a student's assistant (LIVE-4)
+    can_chat: bool = True  # a hidden spectator speaks only when their link grants it (SUP-4)
+    link_id: int | None = None  # the spectator link used to enter, if any (SUP-6)
+    institution_id: int | None = None  # the class's, for webhooks and audit scope
+    district_code: str | None = None
 
 
 def room_open(cls: TrainingClass, lesson: Lesson, now: datetime) -> bool:
     return cls.status in ROOM_STATUSES and lesson.starts_at - ROOM_EARLY <= now <= lesson.ends_at + ROOM_LATE
 
 
-def admit(s: Session, lesson_id: int, user: User, now: datetime) -> Admission:
+def admit(s: Session, lesson_id: int, user: User, now: datetime, link=None) -> Admission:
+    """``link``: a verified spectator link (server/live/spectatorlinks.verify) for ``user``."""
     lesson = s.get(Lesson, lesson_id)
     if lesson is None:
         raise NotFound("课次", "lesson")
@@ -48,7 +53,10 @@ def admit(s: Session, lesson_id: int, user: User, now: datetime) -> Admission:
                        f"The room is closed: the class must be open and you may enter from 30 min before to 30 min "
                        f"after the lesson (opens {opens})", status=409, rule="LIVE-1")
     return Admission(lesson_id=lesson.id, class_id=cls.id, user_id=user.id, display_name=user.display_name,
-                     room_role=role, hidden=hidden, assistant_id=assistant)
+                     room_role=role, hidden=hidden, assistant_id=assistant,
+                     can_chat=not hidden or bool(link is not None and link.can_chat),
+                     link_id=link.id if link is not None else None, institution_id=cls.institution_id,
+                     district_code=cls.district_code)
 
 
 def _room_role(s: Session, cls: TrainingClass, user: User) -> tuple[str, bool, int | None]:

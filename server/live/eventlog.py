@@ -36,6 +36,8 @@ KINDS: tuple[str, ...] = (
     "join", "leave", "reconnect",
     "publish", "unpublish",
     "chat", "question", "answer",
+    "private",  # LIVE-4: one-to-one text between an assistant and a student of their group; payload to, text
+    "reminder",  # LIVE-4: staff nudge one student ("please face the camera"); payload user_id, preset, text
     "hand_raise", "hand_lower", "floor_grant", "floor_revoke",
     "layer_switch", "network_quality", "media_lost", "page_visibility",
     "lesson_start", "lesson_end",
@@ -126,6 +128,13 @@ def events(session: Session, lesson_id: int, *, after_id: int | None = None,
     if limit is not None:
         q = q.limit(limit)
     return list(session.scalars(q))
+
+
+def recent(session: Session, lesson_id: int, kinds: Iterable[str], limit: int) -> list[LessonEvent]:
+    """A lesson's last ``limit`` events of some kinds, in log order (one indexed read from the end)."""
+    stmt = (select(LessonEvent).where(LessonEvent.lesson_id == lesson_id, LessonEvent.kind.in_(tuple(kinds)))
+            .order_by(LessonEvent.id.desc()).limit(limit))
+    return list(reversed(session.scalars(stmt).all()))
 
 
 def latest_per_user(session: Session, lesson_id: int, kind: str) -> dict[int, LessonEvent]:

@@ -38,9 +38,9 @@ from media import faceworker
 from media.facecheck import FaceTrack
 from media.liveness import REASONS, LivenessSettings, new_challenge
 from media.sampler import FrameSampler, Sample
-from models import LessonEvent
+from models import Lesson, LessonEvent, TrainingClass
 from server.identity.photos import ProcessedImage
-from server.live import eventlog
+from server.live import eventlog, roomwebhooks
 from server.services import CHINA_TZ
 
 log = logging.getLogger("qihang.live")
@@ -95,6 +95,7 @@ class LessonFaceAttendance:
         self.challenging: set[int] = set()  # users with a liveness challenge under way
         self._liveness_tasks: dict[int, asyncio.Task] = {}  # user -> sign-in challenge, then random ones
         self._asked: set[asyncio.Task] = set()  # challenges staff asked for (outlive the asker's socket)
+        self.verdicts: dict[int, str | None] = {}  # user -> last face verdict (a webhook on turning to failing)
         self.sampler = FrameSampler(room, self._on_result, None, interval=app.interval, analyse=self._analyse)
 
     async def _template(self, user_id: int) -> bytes | None:
@@ -159,10 +160,23 @@ class LessonFaceAttendance:
             self._liveness_tasks[user_id] = asyncio.ensure_future(self._liveness_loop(user_id))
 
     async def _log(self, kind: str, user_id: int, payload: dict, audience) -> dict:
+        failed = ((kind == "face_check" and roomwebhooks.face_failed(self.verdicts.get(user_id), payload.get("verdict")))
+                  or (kind == "liveness" and payload.get("passed") is False))
+        if kind == "face_check":
+            self.verdicts[user_id] = payload.get("verdict")
+
         def append() -> dict:
             with self.app.svc.db.session() as s:
                 ev = eventlog.append(s, self.lesson_id, kind, user_id=user_id, role="student",
                                      node_id=self.app.node_id, payload=payload, at=self.app.svc.now())
+                if failed:  # issue 6 §7: attendance_check_failed, in the same transaction (an outbox)
+                    lesson = s.get(Lesson, self.lesson_id)
+                    cls = s.get(TrainingClass, lesson.class_id)
+                    roomwebhooks.room_event(s, lesson_id=self.lesson_id, class_id=cls.id,
+                                            institution_id=cls.institution_id, district_code=cls.district_code,
+                                            kind=kind, user_id=user_id, role="student", hidden=False,
+                                            display_name=self.names.get(user_id, ""), payload=payload,
+                                            event_id=ev.id, now=ev.at)
                 return {"id": ev.id, "kind": kind, "at": ev.at.isoformat(), "user_id": user_id,
                         "role": "student", "display_name": self.names.get(user_id, ""), "payload": payload}
         event = await run_in_threadpool(append)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from server.live.access import Admission
+from server.screening import ScreenerCache
 from server.live.bus import Bus
 
 log = logging.getLogger("qihang.live")
@@ -40,8 +41,9 @@ class Peer:
             return self.staff
         if audience == "students":
             return not self.staff
-        if isinstance(audience, dict):  # {"users": [...], "staff": bool}
-            return self.admission.user_id in audience.get("users", ()) or (audience.get("staff") and self.staff)
+        if isinstance(audience, dict):  # {"users": [...], "staff": bool, "hidden": bool (hidden spectators)}
+            return (self.admission.user_id in audience.get("users", ()) or bool(audience.get("staff") and self.staff)
+                    or bool(audience.get("hidden") and self.admission.hidden))
         return False
 
 
@@ -64,6 +66,7 @@ class RoomHub:
         self._recording: dict[int, object] = {}  # lesson -> its recorder/tap.RecordingTap
         self._closing: set[asyncio.Task] = set()  # recordings being paused or finished
         self.lesson_over: Callable[[int], Awaitable[bool]] | None = None  # past its scheduled end?
+        self.screener = ScreenerCache()  # LIVE-5: one screener per word-list version for every room here
 
     def media(self, lesson_id: int):
         """This node's media room of a lesson (the SFU side), made on first use."""

@@ -20,13 +20,14 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from models import StudentProfile, User
 from server.auth.sessions import session_user
 from server.errors import ApiError, Unauthorized
-from server.live import eventlog, negotiation
+from server.live import assistance, eventlog, moderation, negotiation, roomwebhooks, spectatorlinks
 from server.live.access import Admission, admit
 from server.live.ice import ice_servers
 from server.live.roomhub import Peer, RoomHub
@@ -61,6 +62,7 @@ class LessonSocket:
         self.watch: set[int] = set()  # student cameras this (staff) peer chose to receive
         self.slots: set[str] = set()  # published slots (peer connections up to the SFU)
         self.media_recent: list[float] = []  # negotiation message times, for its rate limit
+        self.entered = None  # when a hidden spectator's join was logged (SUP-6: exit records the stay)
 
     async def send(self, message: dict, text: str | None = None) -> None:
         await self.ws.send_text(text if text is not None else json.dumps(message, ensure_ascii=False, default=str))
@@ -98,7 +100,9 @@ class LessonSocket:
         self.peer = Peer(admission=admission, session_id=session_id, send=self.deliver)
         await self.hub.add(self.peer)
         try:
-            joined = await self._append("join", {"room_role": admission.room_role, "conn": self.conn})
+            joined = await self._append("join", {"room_role": admission.room_role, "conn": self.conn,
+                                                  **({"link_id": admission.link_id} if admission.link_id else {})},
+                                        also=self._audit_entry)
             # The newcomer hears "joined" (with itself online) before any room traffic.
             await self.send({"type": "joined", "you": _who(admission), **await self._state(),
                              "ice_servers": ice_servers(self.svc.settings, admission.user_id)})
@@ -129,16 +133,26 @@ class LessonSocket:
         finally:
             for task in self._tasks:
                 task.cancel()
-            self.hub.media_sinks.pop(self.media_key, None)
-            await self.media.unsubscribe(self.media_key)
-            for slot in list(self.slots):
-                await self.media.unpublish(negotiation.publisher_key(self, slot))
-            await self.hub.remove(self.peer)
-            try:
-                await self._record("leave", {"conn": self.conn})
-                self._presence_soon()
-            except Exception:  # the log write is what matters; a failed broadcast is not
-                log.warning("could not record leave of user %s", admission.user_id, exc_info=True)
+            # The leave (and a spectator's exit, SUP-6) must be recorded even when the server
+            # cancels this handler as the client goes (uvicorn does not; some ASGI hosts and the
+            # test client do): a shielded cancel scope lets the bookkeeping finish first.
+            with anyio.CancelScope(shield=True):
+                await self._close()
+
+    async def _close(self) -> None:
+        admission = self.peer.admission
+        self.hub.media_sinks.pop(self.media_key, None)
+        await self.media.unsubscribe(self.media_key)
+        for slot in list(self.slots):
+            await self.media.unpublish(negotiation.publisher_key(self, slot))
+        await self.hub.remove(self.peer)
+        try:
+            await self._publish(await self._append("leave", {"conn": self.conn}, also=self._audit_exit))
+            if not self.hub.local(self.lesson_id):
+                await self._room_emptied()
+            self._presence_soon()
+        except Exception:  # the log write is what matters; a failed broadcast is not
+            log.warning("could not record leave of user %s", admission.user_id, exc_info=True)
 
     # -- media (WebRTC negotiation with this node's SFU room)
 
@@ -181,15 +195,24 @@ class LessonSocket:
         if join.get("type") != "join":
             raise ApiError("JOIN_FIRST", "连接后须先发送 join", "The first message must be join", field="type",
                            status=400)
+        token = join.get("token") if isinstance(join.get("token"), str) else None
+        spectate = join.get("spectate")
 
         def work() -> Admission:
             with self.svc.db.session() as s:
-                user = session_user(s, join.get("token") if isinstance(join.get("token"), str) else None,
-                                    self.svc.now())
+                now = self.svc.now()
+                user = session_user(s, token, now) if token else None
+                if spectate is not None:  # SUP-4: a spectator link, bound to its supervisor and lesson
+                    from models import Lesson
+                    if s.get(Lesson, self.lesson_id) is None:
+                        raise ApiError("NOT_FOUND", "课次不存在", "No such lesson", status=404)
+                    key = spectatorlinks.link_key(self.svc.settings.secret_key)
+                    link, supervisor = spectatorlinks.verify(s, key, spectate, self.lesson_id, now, user)
+                    return admit(s, self.lesson_id, supervisor, now, link=link)
                 if user is None:
                     raise Unauthorized("SESSION_INVALID", "登录已失效，请重新登录", "Session expired or revoked; log in again",
                                        field="token")
-                return admit(s, self.lesson_id, user, self.svc.now())
+                return admit(s, self.lesson_id, user, now)
         admission = await run_in_threadpool(work)
         if admission.room_role == "student":
             cap = await run_in_threadpool(self._student_cap)
@@ -218,17 +241,63 @@ class LessonSocket:
             audience = "staff" if self.peer.admission.hidden else "all"
         await self.hub.publish(self.lesson_id, {"type": "event", "event": event}, audience)
 
-    async def _append(self, kind: str, payload: dict) -> dict:
+    async def _append(self, kind: str, payload: dict, also=None) -> dict:
+        """Log one event of this peer; ``also(s, event)`` runs in the same transaction (a held
+        message's warning row). Webhooks for room events are written here too (an outbox)."""
         a = self.peer.admission
 
         def work() -> dict:
             with self.svc.db.session() as s:
+                now = self.svc.now()
                 ev = eventlog.append(s, self.lesson_id, kind, user_id=a.user_id, role=a.room_role,
-                                     session_id=self.peer.session_id, node_id=self.node_id, payload=payload,
-                                     at=self.svc.now())
+                                     session_id=self.peer.session_id, node_id=self.node_id, payload=payload, at=now)
+                self._webhook(s, kind, payload, ev.id, now)
+                if kind == "publish" and a.room_role == "lecturer" and payload.get("slot") == "main":
+                    self._lesson_start(s, now)
+                if also is not None:
+                    also(s, ev)
                 return {"id": ev.id, "kind": kind, "at": ev.at.isoformat(), "user_id": a.user_id,
                         "role": a.room_role, "display_name": a.display_name, "payload": payload}
         return await run_in_threadpool(work)
+
+    def _webhook(self, s, kind: str, payload: dict, event_id: int, now) -> None:
+        if kind in ("join", "leave", "lesson_start", "lesson_end"):
+            a = self.peer.admission
+            roomwebhooks.room_event(s, lesson_id=self.lesson_id, class_id=a.class_id, institution_id=a.institution_id,
+                                    district_code=a.district_code, kind=kind, user_id=a.user_id, role=a.room_role,
+                                    hidden=a.hidden, display_name=a.display_name, payload=payload,
+                                    event_id=event_id, now=now)
+
+    def _lesson_start(self, s, now) -> None:
+        """The lecturer first goes live: the lesson has started (once, whichever node sees it)."""
+        if eventlog.events(s, self.lesson_id, kinds=("lesson_start",), limit=1):
+            return
+        a = self.peer.admission
+        ev = eventlog.append(s, self.lesson_id, "lesson_start", user_id=a.user_id, role=a.room_role,
+                             session_id=self.peer.session_id, node_id=self.node_id, payload={}, at=now)
+        self._webhook(s, "lesson_start", {}, ev.id, now)
+
+    async def _room_emptied(self) -> None:
+        """The last peer of this node left: if the lesson's time is over and nobody is in the room
+        on any node, the lesson has ended (``lesson_end`` closes every presence; once)."""
+        def work() -> None:
+            from models import Lesson
+            with self.svc.db.session() as s:
+                now = self.svc.now()
+                lesson = s.get(Lesson, self.lesson_id)
+                if lesson is None or now < lesson.ends_at:
+                    return
+                found = eventlog.presence(eventlog.events(s, self.lesson_id, kinds=eventlog.PRESENCE_KINDS,
+                                                          limit=None), max_skew=_SKEW)
+                if any(p.online for p in found.values()):
+                    return
+                last = eventlog.events(s, self.lesson_id, kinds=("lesson_end", "join"), limit=None)
+                if last and last[-1].kind == "lesson_end":
+                    return
+                ev = eventlog.append(s, self.lesson_id, "lesson_end", node_id=self.node_id,
+                                     payload={"reason": "room_emptied"}, at=now)
+                self._webhook(s, "lesson_end", {"reason": "room_emptied"}, ev.id, now)
+        await run_in_threadpool(work)
 
     async def _online_recent(self) -> dict[str, list[dict]]:
         """The online lists for a newcomer's snapshot: computed from the log at most every
@@ -254,12 +323,36 @@ class LessonSocket:
         hands = [p.admission.user_id for p in self.hub.local(self.lesson_id) if p.hand_raised]
         state = {"online": online["staff" if staff else "students"],
                  "count": len([o for o in online["students"] if o["room_role"] == "student"]),
-                 "hands": hands, "lesson_id": self.lesson_id}
+                 "hands": hands, "lesson_id": self.lesson_id,
+                 "recent": await run_in_threadpool(self._recent)}
         if staff:  # the console: the whole roster, who holds the floor, whose camera is on
             state.update(await run_in_threadpool(self._console))
             state["cameras"] = sorted({p.user_id for p in self.media.publications
                                        if p.role == "student" and p.source == "camera"})
         return state
+
+    def _recent(self) -> list[dict]:
+        """The room's last interaction lines this peer may see, so a late joiner (a supervisor
+        walking in) reads the conversation so far (SUP-4)."""
+        a = self.peer.admission
+        staff = self.peer.staff
+        with self.svc.db.session() as s:
+            rows = eventlog.recent(s, self.lesson_id, INTERACTION_KINDS, RECENT_LINES * 3)
+            names = _names(s, {ev.user_id for ev in rows if ev.user_id})
+        out = []
+        for ev in rows:
+            p = ev.payload or {}
+            if ev.kind == "private" and a.user_id not in (ev.user_id, p.get("to")) and not a.hidden:
+                continue
+            if ev.kind == "reminder" and not staff and p.get("user_id") != a.user_id:
+                continue
+            if p.get("held") and not staff:
+                continue
+            if ev.role == "spectator" and not staff:
+                continue
+            out.append({"id": ev.id, "kind": ev.kind, "at": ev.at.isoformat(), "user_id": ev.user_id,
+                        "role": ev.role, "display_name": names.get(ev.user_id, ""), "payload": p})
+        return out[-RECENT_LINES:]
 
     def _console(self) -> dict:
         from models import Enrolment
@@ -281,12 +374,17 @@ class LessonSocket:
             liveness = {uid: {"passed": (ev.payload or {}).get("passed"), "at": ev.at.isoformat(),
                               "reasons": (ev.payload or {}).get("reasons_zh") or []}
                         for uid, ev in eventlog.latest_per_user(s, self.lesson_id, "liveness").items()}
+            # SUP-4 "how students are listening": their downstream quality and whether the page is in view
+            quality = {str(uid): (ev.payload or {}).get("quality")
+                       for uid, ev in eventlog.latest_per_user(s, self.lesson_id, "network_quality").items()}
+            visible = {str(uid): (ev.payload or {}).get("visible")
+                       for uid, ev in eventlog.latest_per_user(s, self.lesson_id, "page_visibility").items()}
         roster = [{"user_id": uid, "display_name": name, "assistant_id": asst} for uid, name, asst in rows]
         if a.room_role == "assistant":  # an assistant's console lists their own group first
             roster.sort(key=lambda r: r["assistant_id"] != a.user_id)
         return {"roster": roster, "floor": sorted(uid for uid, on in floor.items() if on),
                 "faces": {str(uid): f for uid, f in faces.items()},
-                "liveness": {str(uid): v for uid, v in liveness.items()}}
+                "liveness": {str(uid): v for uid, v in liveness.items()}, "quality": quality, "visible": visible}
 
     def _roll_call_scope(self) -> tuple[float, list[int]]:
         """(share to check, the class's enrolled students) for a roll call (ATT-8)."""
@@ -304,9 +402,8 @@ class LessonSocket:
             events = eventlog.events(s, self.lesson_id, kinds=eventlog.PRESENCE_KINDS, limit=None)
             found = eventlog.presence(events, max_skew=_SKEW)
             ids = [uid for uid, p in found.items() if p.online]
-            names = {u.id: u.display_name for u in s.query(User).filter(User.id.in_(ids))} if ids else {}
-            real = {p.user_id: p.real_name for p in s.query(StudentProfile).filter(StudentProfile.user_id.in_(ids))} if ids else {}
-        everyone = [{"user_id": uid, "display_name": real.get(uid) or names.get(uid, ""), "room_role": found[uid].role,
+            names = _names(s, set(ids))
+        everyone = [{"user_id": uid, "display_name": names.get(uid, ""), "room_role": found[uid].role,
                      "hidden": found[uid].hidden} for uid in sorted(ids)]
         return {"staff": everyone, "students": [o for o in everyone if not o["hidden"]]}
 
@@ -357,7 +454,54 @@ class LessonSocket:
                            rule="LIVE-1")
 
 
+    # -- SUP-6: a hidden spectator's entry, exit and views are audited
+
+    def _audit_entry(self, s, ev) -> None:
+        a = self.peer.admission
+        if a.hidden:
+            self.entered = ev.at
+            spectatorlinks.audit(s, actor=a.user_id, action="spectator.enter", lesson_id=self.lesson_id,
+                                 class_id=a.class_id, now=ev.at, ip=self.ip, link_id=a.link_id, conn=self.conn,
+                                 via="link" if a.link_id else "session")
+
+    def _audit_exit(self, s, ev) -> None:
+        a = self.peer.admission
+        if a.hidden:
+            seconds = round((ev.at - self.entered).total_seconds(), 1) if self.entered else None
+            spectatorlinks.audit(s, actor=a.user_id, action="spectator.exit", lesson_id=self.lesson_id,
+                                 class_id=a.class_id, now=ev.at, ip=self.ip, link_id=a.link_id, conn=self.conn,
+                                 seconds=seconds)
+
+    async def audit_view(self, what: str, **detail) -> None:
+        """A hidden spectator looked at something in the room (a student's camera, a timeline)."""
+        a = self.peer.admission
+        if not a.hidden:
+            return
+
+        def work() -> None:
+            with self.svc.db.session() as s:
+                spectatorlinks.audit(s, actor=a.user_id, action=f"spectator.view.{what}", lesson_id=self.lesson_id,
+                                     class_id=a.class_id, now=self.svc.now(), ip=self.ip, link_id=a.link_id,
+                                     **detail)
+        await run_in_threadpool(work)
+
+    @property
+    def ip(self) -> str | None:
+        client = self.ws.client
+        return client.host if client else None
+
+
 _SKEW = timedelta(seconds=2)  # several nodes' clocks write one log
+INTERACTION_KINDS = ("chat", "question", "answer", "private", "reminder")
+RECENT_LINES = 50
+
+
+def _names(s, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    names = {u.id: u.display_name for u in s.query(User).filter(User.id.in_(ids))}
+    names.update({p.user_id: p.real_name for p in s.query(StudentProfile).filter(StudentProfile.user_id.in_(ids))})
+    return names
 
 
 def _who(a: Admission) -> dict:
@@ -387,14 +531,15 @@ async def on_ping(sock: LessonSocket, msg: dict) -> None:
 
 
 async def on_chat(sock: LessonSocket, msg: dict) -> None:
-    if sock.peer.admission.hidden:  # spectators watch unseen unless granted (a later issue)
-        raise ApiError("SPECTATOR_SILENT", "旁听监管账号不能发言", "Hidden spectators cannot chat", status=403, rule="SUP-4")
-    await sock._record("chat", {"text": _text(msg)})
+    if not sock.peer.admission.can_chat:  # spectators watch unseen unless their link grants chat
+        raise ApiError("SPECTATOR_SILENT", "旁听监管账号未获准发言", "This hidden spectator is not granted chat",
+                       status=403, rule="SUP-4")
+    await moderation.say(sock, "chat", {"text": _text(msg)})
 
 
 async def on_question(sock: LessonSocket, msg: dict) -> None:
     sock._require("student")
-    await sock._record("question", {"text": _text(msg)})
+    await moderation.say(sock, "question", {"text": _text(msg)})
 
 
 async def on_answer(sock: LessonSocket, msg: dict) -> None:
@@ -403,7 +548,7 @@ async def on_answer(sock: LessonSocket, msg: dict) -> None:
     if not isinstance(qid, int):
         raise ApiError("QUESTION_ID_REQUIRED", "请指定问题", "question_id (integer) is required", field="question_id",
                        status=422)
-    await sock._record("answer", {"question_id": qid, "text": _text(msg)})
+    await moderation.say(sock, "answer", {"question_id": qid, "text": _text(msg)})
 
 
 async def on_hand(sock: LessonSocket, msg: dict) -> None:
@@ -463,8 +608,17 @@ async def on_liveness_check(sock: LessonSocket, msg: dict) -> None:
     faces.start_liveness(uid, "staff", by=sock.peer.admission.user_id)
 
 
+async def on_watch(sock: LessonSocket, msg: dict) -> None:
+    """Staff choose student cameras to see (forwarded as sent, never transcoded); a hidden
+    spectator's choice is a supervision act (SUP-6)."""
+    before = set(sock.watch)
+    await negotiation.on_watch(sock, msg)
+    if sock.watch - before:
+        await sock.audit_view("camera", user_ids=sorted(sock.watch - before))
+
+
 HANDLERS = {
-    **negotiation.HANDLERS,
+    **negotiation.HANDLERS, **assistance.HANDLERS, "watch": on_watch,
     "ping": on_ping, "chat": on_chat, "question": on_question, "answer": on_answer,
     "hand_raise": on_hand, "hand_lower": on_hand, "floor_grant": on_floor, "floor_revoke": on_floor,
     "page_visibility": on_visibility, "roll_call": on_roll_call, "liveness_check": on_liveness_check,
