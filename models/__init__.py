@@ -6,6 +6,8 @@ from models.base import Base
 from models.accounts import AuthSession, User
 from models.audit import AuditLog
 from models.calendar import CalendarOverride
+import models.certificates  # noqa: F401 - CERT tables (issue 7)
+import models.exams  # noqa: F401 - EXAM-1 tables (issue 7)
 from models.classes import ClassAssistant, ClassLecturer, ClassTransition, Enrolment, Lesson, TrainingClass
 from models.events import LessonEvent
 from models.faces import FaceTemplate

@@ -22,6 +22,7 @@ from server.api import recordings  # REC-1: recording status, integrity, retenti
 from server.api import sitevideos, spotcheck  # ATT-6 offline site videos; SUP-5 spot checks
 from server.api import replay  # CLS-8 / REC-1: lesson replay, progress, one-file download
 from server.api import dailysummaries, screening, spectatorlinks, supervision, webhooks  # SUP-1..6, LIVE-5, ATT-9
+from server.api import certificates, exams  # CERT-1..4, EXAM-1 (issue 7)
 from server.api.endpoint import Api, error_response, identity_error
 from server.api.openapi import build_openapi
 from server.errors import ApiError
@@ -33,7 +34,7 @@ log = logging.getLogger("qihang")
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client_web"
 MODULES = (auth, institutions, users, lecturers, students, classes, reference, audit, leaves, offlinesignin,
            study, liveness, attendance, recordings, replay, spotcheck, sitevideos, spectatorlinks, supervision,
-           dailysummaries, screening, webhooks)
+           dailysummaries, screening, webhooks, exams, certificates)
 PAGES = {"/": "index.html", "/login": "login.html", "/planner": "planner.html", "/register": "register.html",
          "/review": "review.html", "/docs": "docs.html", "/room": "room.html", "/leave": "leave.html",
          "/signin": "signin.html",  # ATT-6: offline-lesson sign-in on the phone
@@ -41,7 +42,8 @@ PAGES = {"/": "index.html", "/login": "login.html", "/planner": "planner.html", 
          "/attendance": "attendance.html",  # ATT-2/3/4/7/8: figures and the timelines behind them
          "/replay": "replay.html",  # CLS-8: a lesson's replay with screen share and chat
          "/spotcheck": "spotcheck.html",  # SUP-5 spot checks; ATT-6 offline site-video checklist
-         "/supervise": "supervise.html"}  # SUP-1/2/3: region dashboards, class detail, exports
+         "/supervise": "supervise.html",  # SUP-1/2/3: region dashboards, class detail, exports
+         "/verify": "verify.html"}  # CERT-4: public certificate verification (no login)
 
 
 def all_endpoints() -> list:

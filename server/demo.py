@@ -162,5 +162,6 @@ def print_links(info: DemoInfo, base_url: str) -> None:
         print(f"  学员 student ({len(info.students)}) {'':<6} {base_url}/login?u={info.students[0]}  (用户名为手机号 / username = mobile)")
     print(f"  学员注册页 student registration: {base_url}/register?inst={info.institution_code}")
     print(f"  机构开班计划 class planner:      {base_url}/planner")
+    print(f"  监管看板 supervision dashboard:  {base_url}/supervise  (监管账号登录后 / after a supervisor logs in)")
     print(f"  API 文档 / docs:                 {base_url}/docs  ({base_url}/openapi.json)")
     print()

@@ -291,7 +291,7 @@ class LessonSocket:
                                                           limit=None), max_skew=_SKEW)
                 if any(p.online for p in found.values()):
                     return
-                last = eventlog.events(s, self.lesson_id, kinds=("lesson_end", "join"), limit=None)
+                last = eventlog.recent(s, self.lesson_id, ("lesson_end", "join"), 1)
                 if last and last[-1].kind == "lesson_end":
                     return
                 ev = eventlog.append(s, self.lesson_id, "lesson_end", node_id=self.node_id,
@@ -452,7 +452,6 @@ class LessonSocket:
         if self.peer.admission.room_role not in roles:
             raise ApiError("ROOM_ROLE", "当前身份不能执行此操作", f"Only {', '.join(roles)} may do this", status=403,
                            rule="LIVE-1")
-
 
     # -- SUP-6: a hidden spectator's entry, exit and views are audited
 

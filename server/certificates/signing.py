@@ -1,0 +1,74 @@
+"""The certificate's electronic seal (CERT-1): Ed25519 over the canonical JSON of its fields.
+
+For now the platform key (recorder/signing.py) stands in for the institution's electronic seal; the key
+id (first 16 hex digits of the SHA-256 of the public key) is stored with each certificate so per-
+institution seals can follow. Verification never trusts the stored payload: it rebuilds the canonical
+JSON from the stored columns, so changing any of them in the database breaks the signature.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import timezone
+
+from models.certificates import Certificate
+from recorder.signing import PlatformKey, PublicKey, canonical
+
+VERSION = 1
+CHECK_CODE_LEN = 8
+
+
+def certificate_data(c: Certificate) -> dict:
+    """What the seal covers: every printed and archived field (CERT-1, CERT-4), not the revocation state."""
+    return {
+        "v": VERSION, "number": c.number, "scope_key": c.scope_key, "series": c.series, "serial": c.serial,
+        "class_id": c.class_id, "student_id": c.student_user_id, "student_name": c.student_name,
+        "course_type": c.course_type, "course_name": c.course_name, "class_hours": c.class_hours,
+        "start_date": c.start_date.isoformat(), "end_date": c.end_date.isoformat(),
+        "institution_id": c.institution_id, "institution_name": c.institution_name,
+        "district_code": c.district_code, "profile": c.profile,
+        "issued_at": c.issued_at.astimezone(timezone.utc).isoformat(), "issued_by": c.issued_by,
+        "key_id": c.key_id,
+    }
+
+
+def canonical_payload(c: Certificate) -> str:
+    return canonical(certificate_data(c)).decode("utf-8")
+
+
+def seal(c: Certificate, key: PlatformKey) -> None:
+    """Fill ``key_id``, ``payload`` and ``signature`` of a certificate whose other fields are set."""
+    c.key_id = key.public.id
+    c.payload = canonical_payload(c)
+    c.signature = base64.b64encode(key.sign(c.payload.encode("utf-8"))).decode()
+
+
+def check(c: Certificate, trusted: PublicKey | None) -> str | None:
+    """None when the stored fields carry a valid seal by ``trusted``; otherwise why not (English, short)."""
+    if trusted is None:
+        return "no platform key to verify with"
+    if c.key_id != trusted.id:
+        return f"sealed by another key ({c.key_id})"
+    try:
+        sig = base64.b64decode(c.signature or "", validate=True)
+    except ValueError:
+        return "signature is not base64"
+    payload = canonical_payload(c)
+    if payload != c.payload:
+        return "stored fields differ from the signed payload"
+    return None if trusted.verify(sig, payload.encode("utf-8")) else "signature does not match the content"
+
+
+def check_code(secret: bytes, number: str) -> str:
+    """The short code printed with the number (and in the QR link), so numbers cannot be enumerated:
+    the first 8 characters of the base32 of HMAC-SHA256(secret, number)."""
+    mac = hmac.new(secret, b"qihang-certificate-check\x00" + number.encode(), hashlib.sha256).digest()
+    return base64.b32encode(mac).decode()[:CHECK_CODE_LEN]
+
+
+def check_code_matches(secret: bytes, number: str, given: str | None) -> bool:
+    """Constant-time, case-insensitive; any junk (non-ASCII included) is simply a mismatch."""
+    if not given:
+        return False
+    return hmac.compare_digest(check_code(secret, number).encode(), given.strip().upper().encode("utf-8"))
