@@ -246,3 +246,15 @@ def test_cert_issuance_is_a_webhook_event_in_the_same_transaction(town, svc):
     with svc.db.session() as s:
         (row,) = s.scalars(select(WebhookDelivery)).all()
     assert row.event_type == "certificate_issued" and row.payload["data"]["number"] == number
+
+
+def test_sup1_the_dashboard_lists_issued_certificates_with_masked_names(town, svc):
+    w, cid, sids = town["w"], town["cid"], town["students"]
+    number = ok(issue(w, cid, sids[:1]), 201)["certificates"][0]["number"]
+    w.tokens["admin"] = w.login("admin")
+    part = ok(w.client.get(f"/api/supervision/classes/{cid}", headers=w.h("admin")))["certificates"]
+    (row,) = part["items"]
+    with svc.db.session() as s:
+        name = s.scalars(select(Certificate)).one().student_name
+    assert row["number"] == number and row["status"] == "valid" and row["name_masked"] != name
+    assert "*" in row["name_masked"]

@@ -274,7 +274,8 @@ function renderTab() {
   } else {
     const part = d[state.tab];
     body = [h("h3", {}, ...(state.tab === "exams" ? bi("考试内容与成绩", "Exam contents and results (SUP-3)") : bi("已发证书", "Certificates issued"))),
-      part.available ? h("p", {}, JSON.stringify(part.items)) : unavailable(part)];
+      part.available ? table(part, { testid: state.tab, empty: state.tab === "exams" ? ["尚未组卷", "No exam paper yet"] :
+        ["尚未发证", "No certificate issued yet"] }) : unavailable(part)];
   }
   $("tab-panels").replaceChildren(h("div", { role: "tabpanel", "data-testid": `panel-${state.tab}` }, ...body));
 }

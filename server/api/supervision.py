@@ -124,7 +124,7 @@ def class_detail(ctx: Ctx, class_id: int):
                        "lessons_total": att["lessons_total"],
                        "students": {"columns": columns_json(db.STUDENT_ATTENDANCE_COLUMNS), "items": att["students"]},
                        "lessons": {"columns": columns_json(db.LESSON_ATTENDANCE_COLUMNS), "items": att["lessons"]}},
-        "exams": db.exams(), "certificates": db.certificates(),
+        "exams": db.exams(ctx.s, cls), "certificates": db.certificates(ctx.s, cls),
     }
 
 

@@ -21,7 +21,8 @@ an institution admin their own institution, a platform admin everything.
 * **Attendance** (SUP-1, ATT-2/3/4, CLS-7): loaded once by ``server.attendance.classfigures`` and
   summed with server/api/attendance.py's own helpers, so every figure equals the attendance page's;
   each student row links to the timelines there (``/attendance?class=…&student=…``).
-* **Exams and certificates** (SUP-3, EXAM-*, CERT-*): not built yet — answered as ``available: false``
+* **Exams and certificates** (SUP-3, EXAM-1, CERT-*): the class's papers with their progress, and the
+  certificates issued with masked names (issue 7 builds them; the papers' contents are in server/api/exams.py)
   with an empty list, never with made-up rows.
 """
 from __future__ import annotations
@@ -36,7 +37,7 @@ from sqlalchemy.orm import Session, selectinload
 from models import ClassTransition, Enrolment, Institution, LecturerProfile, Lesson, StudentProfile, TrainingClass, User
 from server.attendance import classfigures
 from server.auth.scope import region_prefix, scope_classes, scope_institutions
-from server.export import Column
+from server.export import Column, columns_json
 from server.identity.contact import mask_mobile, mask_name
 from server.live.access import ROOM_STATUSES, room_open
 from server.services import CHINA_TZ
@@ -447,20 +448,52 @@ def attendance(cls: TrainingClass, figures, lessons: list[dict]) -> dict:
             "students": students, "lessons": per_lesson}
 
 
-def unavailable(feature_zh: str, feature_en: str, rules: list[str]) -> dict:
-    """SUP-3 / CERT-*: a feature a later issue builds — said so plainly, with no rows made up."""
-    return {"available": False, "items": [], "rules": rules,
-            "note": {"zh": f"{feature_zh}功能尚未上线，上线后在此显示。",
-                     "en": f"{feature_en} are not available yet; they will show here."}}
+EXAM_COLUMNS = (
+    _col("title", "试卷", "Paper"), _col("questions", "题数", "Questions", "int"),
+    _col("total_points", "总分", "Total points", "int"), _col("pass_mark", "及格线（%）", "Pass mark (%)", "int"),
+    _col("duration_minutes", "时长（分钟）", "Minutes", "int"), _col("opens_at", "开放", "Opens", "time"),
+    _col("closes_at", "截止", "Closes", "time"), _col("started", "已开考", "Started", "int"),
+    _col("submitted", "已交卷", "Submitted", "int"), _col("graded", "已评分", "Graded", "int"),
+    _col("passed", "及格", "Passed", "int"))
+CERTIFICATE_COLUMNS = (
+    _col("number", "证书编号", "Number"), _col("name_masked", "姓名（脱敏）", "Name (masked)"),
+    _col("course_type", "课程", "Course"), _col("class_hours", "学时", "Class-hours", "int"),
+    _col("issued_at", "发证时间", "Issued", "time"), _col("status_zh", "状态", "Status"),
+    _col("revoked_at", "撤销时间", "Revoked", "time"))
 
 
-def exams() -> dict:
-    return unavailable("考试（基础知识与实践考核）", "Exams (basic knowledge and practice assessment)",
-                       ["SUP-3", "EXAM-1", "EXAM-2"])
+def exams(s: Session, cls: TrainingClass) -> dict:
+    """SUP-3: the class's exam papers and how far their attempts are; contents (with keys) are read at
+    /api/exam-papers/{id}, scores at /api/exam-papers/{id}/scores (server/api/exams.py)."""
+    from models.exams import ExamAttempt, ExamPaper
+    papers = s.scalars(select(ExamPaper).where(ExamPaper.class_id == cls.id).order_by(ExamPaper.id)).all()
+    attempts: dict[int, list] = {}
+    if papers:
+        for a in s.scalars(select(ExamAttempt).where(ExamAttempt.paper_id.in_([p.id for p in papers]))):
+            attempts.setdefault(a.paper_id, []).append(a)
+    items = []
+    for p in papers:
+        mine = attempts.get(p.id, [])
+        items.append({"paper_id": p.id, "title": p.title, "questions": len(p.items), "total_points": p.total_points,
+                      "pass_mark": p.pass_mark, "duration_minutes": p.duration_minutes, "opens_at": cn(p.opens_at),
+                      "closes_at": cn(p.closes_at), "started": len(mine),
+                      "submitted": sum(a.submitted_at is not None for a in mine),
+                      "graded": sum(a.status == "graded" for a in mine), "passed": sum(bool(a.passed) for a in mine),
+                      "paper_url": f"/api/exam-papers/{p.id}", "scores_url": f"/api/exam-papers/{p.id}/scores"})
+    return {"available": True, "rules": ["SUP-3", "EXAM-1"], "columns": columns_json(EXAM_COLUMNS), "items": items}
 
 
-def certificates() -> dict:
-    return unavailable("结业证书发放", "Certificates issued", ["SUP-1", "CERT-1", "CERT-3", "CERT-4"])
+def certificates(s: Session, cls: TrainingClass) -> dict:
+    """SUP-1 / CERT-*: the certificates issued to the class, names masked (the verification page shows
+    the same masked name to the public)."""
+    from models.certificates import Certificate
+    rows = s.scalars(select(Certificate).where(Certificate.class_id == cls.id).order_by(Certificate.serial)).all()
+    items = [{"certificate_id": c.id, "number": c.number, "name_masked": mask_name(c.student_name),
+              "course_type": c.course_type, "class_hours": c.class_hours, "issued_at": cn(c.issued_at),
+              "status": c.status, "status_zh": "有效" if c.status == "valid" else "已撤销",
+              "revoked_at": cn(c.revoked_at)} for c in rows]
+    return {"available": True, "rules": ["SUP-1", "CERT-1", "CERT-3", "CERT-4"],
+            "columns": columns_json(CERTIFICATE_COLUMNS), "items": items}
 
 
 def enrolled_count(s: Session, cls: TrainingClass) -> int:
