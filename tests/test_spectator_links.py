@@ -232,7 +232,7 @@ def test_live4_assistant_serves_only_their_own_group(room, client, svc):
         assert until(asst, lambda m: m["type"] == "error")["error"]["code"] == "NOT_IN_CLASS"
 
 
-def test_webhooks_hear_visible_participants_but_never_a_hidden_spectator(room, client, svc):
+def test_sup4_plat1_webhooks_hear_visible_participants_but_never_a_hidden_spectator(room, client, svc):
     room.tokens["admin"] = room.login("admin")
     ok(client.post("/api/webhooks", headers=room.h("admin"),
                    json={"url": "http://127.0.0.1:9/hook", "events": ["participant_joined", "participant_left"]}), 201)

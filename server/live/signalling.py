@@ -258,7 +258,10 @@ class LessonSocket:
                     also(s, ev)
                 return {"id": ev.id, "kind": kind, "at": ev.at.isoformat(), "user_id": a.user_id,
                         "role": a.room_role, "display_name": a.display_name, "payload": payload}
-        return await run_in_threadpool(work)
+        line = await run_in_threadpool(work)
+        if kind in INTERACTION_KINDS:  # committed: a newcomer's snapshot reads it (_recent)
+            self.hub.cache.pop(f"recent:{self.lesson_id}", None)
+        return line
 
     def _webhook(self, s, kind: str, payload: dict, event_id: int, now) -> None:
         if kind in ("join", "leave", "lesson_start", "lesson_end"):
@@ -287,12 +290,15 @@ class LessonSocket:
                 lesson = s.get(Lesson, self.lesson_id)
                 if lesson is None or now < lesson.ends_at:
                     return
-                found = eventlog.presence(eventlog.events(s, self.lesson_id, kinds=eventlog.PRESENCE_KINDS,
-                                                          limit=None), max_skew=_SKEW)
-                if any(p.online for p in found.values()):
-                    return
                 last = eventlog.recent(s, self.lesson_id, ("lesson_end", "join"), 1)
                 if last and last[-1].kind == "lesson_end":
+                    return
+                # a lesson_end closes every presence: only what came after the last one matters
+                ended = eventlog.recent(s, self.lesson_id, ("lesson_end",), 1)
+                found = eventlog.presence(eventlog.events(s, self.lesson_id, kinds=eventlog.PRESENCE_KINDS,
+                                                          after_id=ended[-1].id if ended else None, limit=None),
+                                          max_skew=_SKEW)
+                if any(p.online for p in found.values()):
                     return
                 ev = eventlog.append(s, self.lesson_id, "lesson_end", node_id=self.node_id,
                                      payload={"reason": "room_emptied"}, at=now)
@@ -324,35 +330,46 @@ class LessonSocket:
         state = {"online": online["staff" if staff else "students"],
                  "count": len([o for o in online["students"] if o["room_role"] == "student"]),
                  "hands": hands, "lesson_id": self.lesson_id,
-                 "recent": await run_in_threadpool(self._recent)}
+                 "recent": await self._recent()}
         if staff:  # the console: the whole roster, who holds the floor, whose camera is on
             state.update(await run_in_threadpool(self._console))
             state["cameras"] = sorted({p.user_id for p in self.media.publications
                                        if p.role == "student" and p.source == "camera"})
         return state
 
-    def _recent(self) -> list[dict]:
+    async def _recent(self) -> list[dict]:
         """The room's last interaction lines this peer may see, so a late joiner (a supervisor
-        walking in) reads the conversation so far (SUP-4)."""
+        walking in) reads the conversation so far (SUP-4). The lines are read from the log at most
+        every PRESENCE_DELAY per lesson on this node (a class joining at once shares one read; a line
+        logged here drops the cached copy) and filtered per peer."""
+        key = f"recent:{self.lesson_id}"
+        cached = self.hub.cache.get(key)
+        if cached is None or time.monotonic() - cached[0] > PRESENCE_DELAY:
+            cached = (time.monotonic(), await run_in_threadpool(self._recent_lines))
+            self.hub.cache[key] = cached
         a = self.peer.admission
         staff = self.peer.staff
-        with self.svc.db.session() as s:
-            rows = eventlog.recent(s, self.lesson_id, INTERACTION_KINDS, RECENT_LINES * 3)
-            names = _names(s, {ev.user_id for ev in rows if ev.user_id})
         out = []
-        for ev in rows:
-            p = ev.payload or {}
-            if ev.kind == "private" and a.user_id not in (ev.user_id, p.get("to")) and not a.hidden:
+        for line in cached[1]:
+            p = line["payload"]
+            if line["kind"] == "private" and a.user_id not in (line["user_id"], p.get("to")) and not a.hidden:
                 continue
-            if ev.kind == "reminder" and not staff and p.get("user_id") != a.user_id:
+            if line["kind"] == "reminder" and not staff and p.get("user_id") != a.user_id:
                 continue
             if p.get("held") and not staff:
                 continue
-            if ev.role == "spectator" and not staff:
+            if line["role"] == "spectator" and not staff:
                 continue
-            out.append({"id": ev.id, "kind": ev.kind, "at": ev.at.isoformat(), "user_id": ev.user_id,
-                        "role": ev.role, "display_name": names.get(ev.user_id, ""), "payload": p})
+            out.append(line)
         return out[-RECENT_LINES:]
+
+    def _recent_lines(self) -> list[dict]:
+        """The lesson's last interaction lines, unfiltered (a few more than shown: some are private)."""
+        with self.svc.db.session() as s:
+            rows = eventlog.recent(s, self.lesson_id, INTERACTION_KINDS, RECENT_LINES * 3)
+            names = _names(s, {ev.user_id for ev in rows if ev.user_id})
+        return [{"id": ev.id, "kind": ev.kind, "at": ev.at.isoformat(), "user_id": ev.user_id, "role": ev.role,
+                 "display_name": names.get(ev.user_id, ""), "payload": ev.payload or {}} for ev in rows]
 
     def _console(self) -> dict:
         from models import Enrolment

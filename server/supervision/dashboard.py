@@ -35,6 +35,8 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from models import ClassTransition, Enrolment, Institution, LecturerProfile, Lesson, StudentProfile, TrainingClass, User
+from models.certificates import Certificate
+from models.exams import ExamAttempt, ExamPaper
 from server.attendance import classfigures
 from server.auth.scope import region_prefix, scope_classes, scope_institutions
 from server.export import Column, columns_json
@@ -465,7 +467,6 @@ CERTIFICATE_COLUMNS = (
 def exams(s: Session, cls: TrainingClass) -> dict:
     """SUP-3: the class's exam papers and how far their attempts are; contents (with keys) are read at
     /api/exam-papers/{id}, scores at /api/exam-papers/{id}/scores (server/api/exams.py)."""
-    from models.exams import ExamAttempt, ExamPaper
     papers = s.scalars(select(ExamPaper).where(ExamPaper.class_id == cls.id).order_by(ExamPaper.id)).all()
     attempts: dict[int, list] = {}
     if papers:
@@ -486,7 +487,6 @@ def exams(s: Session, cls: TrainingClass) -> dict:
 def certificates(s: Session, cls: TrainingClass) -> dict:
     """SUP-1 / CERT-*: the certificates issued to the class, names masked (the verification page shows
     the same masked name to the public)."""
-    from models.certificates import Certificate
     rows = s.scalars(select(Certificate).where(Certificate.class_id == cls.id).order_by(Certificate.serial)).all()
     items = [{"certificate_id": c.id, "number": c.number, "name_masked": mask_name(c.student_name),
               "course_type": c.course_type, "class_hours": c.class_hours, "issued_at": cn(c.issued_at),
