@@ -5,7 +5,7 @@ days up to yesterday once the hour has passed, up to the day before until then â
 down for a night or a week catches up when it starts, and nothing is written for yesterday before
 the hour. ``build_day`` keeps existing rows, so the check is cheap and every node of a cluster may
 run it: the unique (class_id, day) lets exactly one row through per class and day. No global state;
-the app's lifespan owns the instance (``start`` / ``close``).
+the app's lifespan owns the instance (server/periodic.py: ``start`` / ``close``).
 
 Also the ``qihang daily-summaries`` command (registered by server/cli.py): build a day now.
 """
@@ -17,6 +17,7 @@ import sys
 from datetime import date, timedelta
 
 from server.attendance.dailysummary import build_day
+from server.periodic import PeriodicJob
 from server.services import CHINA_TZ
 
 log = logging.getLogger("qihang.dailysummary")
@@ -30,8 +31,10 @@ def due_days(local_now, hour: int) -> list[date]:
     return [latest - timedelta(days=n) for n in range(CATCH_UP_DAYS - 1, -1, -1)]
 
 
-class DailySummaryScheduler:
+class DailySummaryScheduler(PeriodicJob):
     """ATT-9: builds the due days' missing summaries, one transaction per day."""
+
+    name = "daily-summaries"
 
     def __init__(self, svc, *, hour: int = 6, every_seconds: float = EVERY_SECONDS):
         if not 0 <= hour <= 23:
@@ -39,20 +42,6 @@ class DailySummaryScheduler:
         self.svc = svc
         self.hour = hour
         self.every = every_seconds
-        self._task: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="daily-summaries")
-
-    async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
 
     async def run_once(self) -> int:
         """Build what is due now; the number of summaries written."""
@@ -68,16 +57,6 @@ class DailySummaryScheduler:
             if rows:
                 log.info("ATT-9: %d daily summaries written for %s", len(rows), day)
         return written
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - a failed pass (database away) is retried on the next tick
-                log.exception("daily summaries: pass failed")
-            await asyncio.sleep(self.every)
 
 
 # --------------------------------------------------------------------------- command line

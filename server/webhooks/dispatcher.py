@@ -25,6 +25,7 @@ import httpx
 from sqlalchemy import select, update
 
 from models.webhooks import WebhookDelivery, WebhookEndpoint
+from server.periodic import PeriodicJob
 from server.services import Services
 from server.webhooks import signing
 from server.webhooks.outbox import open_secret
@@ -64,8 +65,10 @@ class Outcome:
     error: str | None
 
 
-class Dispatcher:
+class Dispatcher(PeriodicJob):
     """Polls the outbox every ``poll_seconds`` once started; :meth:`run_once` is one round."""
+
+    name = "webhook-dispatcher"
 
     def __init__(self, svc: Services, *, http: httpx.AsyncClient | None = None, rng: random.Random | None = None,
                  poll_seconds: float = POLL_SECONDS):
@@ -75,33 +78,14 @@ class Dispatcher:
                                               headers={"User-Agent": USER_AGENT})
         self.rng = rng or random.Random()
         self.poll_seconds = poll_seconds
-        self._task: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="webhook-dispatcher")
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await super().close()
         if self._own_http:
             await self.http.aclose()
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                sent = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database may be briefly away; try again next round
-                log.exception("webhook dispatch round failed")
-                sent = 0
-            await asyncio.sleep(0 if sent >= BATCH else self.poll_seconds)
+    def next_delay(self, sent: int | None) -> float:
+        return 0 if sent is not None and sent >= BATCH else self.poll_seconds
 
     async def run_once(self) -> int:
         """Claim the due rows, send them concurrently, record each outcome; how many were attempted."""
