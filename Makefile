@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install install-test migrate demo serve browser-deps bench-deps bench clean
+.PHONY: run test install install-test migrate demo serve document-deps browser-deps bench-deps bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,22 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PIP) install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed document-deps
 
-install-test: $(VENV)/.installed-test browser-deps
+# A CJK TrueType font for PDFs (certificates, reports; server/documents/fonts.py) and poppler's pdftoppm
+# (the tests render PDFs to check them) come from Debian; without them PDFs fall back to a font that
+# readers supply and the render tests say why they skip.
+document-deps:
+	@missing=""; [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing="$$missing fonts-wqy-microhei"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing$$missing (Debian packages) for PDF documents"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+		|| echo "could not install$$missing: PDFs use a reader-supplied CJK font, render tests skip"; \
+	else echo "$$missing not found and not root: PDFs use a reader-supplied CJK font, render tests skip"; fi
+
+install-test: $(VENV)/.installed-test document-deps browser-deps
 
 # Chromium (browser tests), coturn (the TURN relay test) and ffmpeg (ffprobe checks recorded segments)
 # come from Debian; without root the tests that need them say why they skip.

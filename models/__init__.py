@@ -8,6 +8,11 @@ from models.audit import AuditLog
 from models.calendar import CalendarOverride
 import models.certificates  # noqa: F401 - CERT tables (issue 7)
 import models.exams  # noqa: F401 - EXAM-1 tables (issue 7)
+import models.coursework  # noqa: F401 - LIVE-7 homework, EXAM-2 business plans
+import models.coursepackages  # noqa: F401 - COURSE-1/2/3
+import models.subsidies  # noqa: F401 - SUB-1..4, REG-4
+import models.sealkeys  # noqa: F401 - CERT-1 institution seals
+import models.documents  # noqa: F401 - ATT-2 reports, REC-2 archives
 from models.classes import ClassAssistant, ClassLecturer, ClassTransition, Enrolment, Lesson, TrainingClass
 from models.events import LessonEvent
 from models.faces import FaceTemplate

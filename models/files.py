@@ -15,7 +15,7 @@ class StoredFile(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     storage_key: Mapped[str] = mapped_column(String(128), unique=True)
-    content_type: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(128))  # the XLSX media type alone is 65
     size: Mapped[int] = mapped_column()
     width: Mapped[int | None] = mapped_column()
     height: Mapped[int | None] = mapped_column()

@@ -23,6 +23,7 @@ from server.api import sitevideos, spotcheck  # ATT-6 offline site videos; SUP-5
 from server.api import replay  # CLS-8 / REC-1: lesson replay, progress, one-file download
 from server.api import dailysummaries, screening, spectatorlinks, supervision, webhooks  # SUP-1..6, LIVE-5, ATT-9
 from server.api import certificates, exams  # CERT-1..4, EXAM-1 (issue 7)
+from server.api import businessplans, coursepackages, documents, eligibility, homework, subsidies  # issue 7
 from server.api.endpoint import Api, error_response, identity_error
 from server.api.openapi import build_openapi
 from server.errors import ApiError
@@ -34,7 +35,8 @@ log = logging.getLogger("qihang")
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client_web"
 MODULES = (auth, institutions, users, lecturers, students, classes, reference, audit, leaves, offlinesignin,
            study, liveness, attendance, recordings, replay, spotcheck, sitevideos, spectatorlinks, supervision,
-           dailysummaries, screening, webhooks, exams, certificates)
+           dailysummaries, screening, webhooks, exams, certificates, homework, businessplans, eligibility,
+           subsidies, documents, coursepackages)
 PAGES = {"/": "index.html", "/login": "login.html", "/planner": "planner.html", "/register": "register.html",
          "/review": "review.html", "/docs": "docs.html", "/room": "room.html", "/leave": "leave.html",
          "/signin": "signin.html",  # ATT-6: offline-lesson sign-in on the phone
@@ -43,7 +45,11 @@ PAGES = {"/": "index.html", "/login": "login.html", "/planner": "planner.html", 
          "/replay": "replay.html",  # CLS-8: a lesson's replay with screen share and chat
          "/spotcheck": "spotcheck.html",  # SUP-5 spot checks; ATT-6 offline site-video checklist
          "/supervise": "supervise.html",  # SUP-1/2/3: region dashboards, class detail, exports
-         "/verify": "verify.html"}  # CERT-4: public certificate verification (no login)
+         "/verify": "verify.html",  # CERT-4: public certificate verification (no login)
+         "/exam": "exam.html",  # EXAM-1: the timed final exam on the phone
+         "/coursework": "coursework.html",  # LIVE-7 homework, EXAM-2 business plans
+         "/my-certificates": "certificates.html",  # CERT-1: a student's certificates to download
+         "/disclosure": "disclosure.html"}  # SUB-3: public subsidy disclosure (no login)
 
 
 def all_endpoints() -> list:
@@ -103,7 +109,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         # Background work every node runs; each claims rows safely, so several nodes may share it.
         from server.attendance.dailyscheduler import DailySummaryScheduler
         from server.webhooks.dispatcher import Dispatcher
-        background = [Dispatcher(svc), DailySummaryScheduler(svc)] if svc.settings.background_jobs else []
+        from server.documents.reportjob import ReportScheduler
+        background = ([Dispatcher(svc), DailySummaryScheduler(svc), ReportScheduler(svc)]
+                      if svc.settings.background_jobs else [])
         for job in background:
             await job.start()
         try:

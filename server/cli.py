@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     att.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-' for standard output)")
     from recorder.commands import add_parsers as recorder_commands  # REC-1 / REC-3
     from server.attendance.dailyscheduler import add_parsers as daily_commands  # ATT-9
-    handlers = {**recorder_commands(sub), **daily_commands(sub)}
+    from server.documents.reportjob import add_parsers as report_commands  # ATT-2
+    handlers = {**recorder_commands(sub), **daily_commands(sub), **report_commands(sub)}
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "alembic"):

@@ -163,5 +163,8 @@ def print_links(info: DemoInfo, base_url: str) -> None:
     print(f"  学员注册页 student registration: {base_url}/register?inst={info.institution_code}")
     print(f"  机构开班计划 class planner:      {base_url}/planner")
     print(f"  监管看板 supervision dashboard:  {base_url}/supervise  (监管账号登录后 / after a supervisor logs in)")
+    print(f"  学员结业考试 final exam:         {base_url}/exam  (学员登录后 / after a student logs in)")
+    print(f"  作业与计划书 homework and plans: {base_url}/coursework")
+    print(f"  证书查验 certificate check:      {base_url}/verify   补贴公示 disclosure: {base_url}/disclosure")
     print(f"  API 文档 / docs:                 {base_url}/docs  ({base_url}/openapi.json)")
     print()

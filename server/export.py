@@ -151,3 +151,12 @@ def content_disposition(filename: str, fallback: str) -> str:
     RFC 5987) that browsers use, so a Chinese file name survives the download."""
     ascii_name = re.sub(r"[^A-Za-z0-9._-]+", "_", fallback).strip("_") or "export"
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def attachment(data: bytes, media_type: str, filename: str, fallback: str):
+    """A private download: the Chinese file name for browsers, an ASCII one for old clients, never cached
+    (rosters, archives and reports hold personal data) and never sniffed into something else."""
+    from starlette.responses import Response
+    return Response(data, media_type=media_type, headers={
+        "Content-Disposition": content_disposition(filename, fallback),
+        "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})

@@ -193,6 +193,32 @@ def probe(path: Path) -> VideoFacts:
 
 # --------------------------------------------------------------------------- serving
 
+def receive_video(ctx, ctype: str, *, kind: str, institution_id: int | None) -> tuple[StoredFile, "VideoFacts"]:
+    """An uploaded course video (raw body of type ``ctype``), checked — not empty, its bytes of that
+    container, decodable with a picture — and stored encrypted in chunks; its play time is read from
+    the file, never taken from the client (ATT-5, COURSE-1)."""
+    settings = ctx.svc.settings
+    spooled = spool_request(ctx.request, settings.uploads_dir / "incoming", settings.max_video_bytes)
+    try:
+        if spooled.size == 0:
+            raise ApiError("VIDEO_EMPTY", "上传的视频为空文件", "The uploaded video is empty", field="video", status=422,
+                           rule="COURSE-1")
+        if sniff(spooled.head) != ctype:
+            raise ApiError("VIDEO_TYPE_MISMATCH", f"文件内容不是 {ctype} 视频", f"The file's content is not {ctype}",
+                           field="video", status=415, rule="COURSE-1")
+        try:
+            facts = probe(spooled.path)
+        except ValueError as exc:
+            raise ApiError("VIDEO_UNREADABLE", "视频无法读取或没有画面", f"The video cannot be read: {exc}"[:300],
+                           field="video", status=422, rule="COURSE-1") from None
+        row = VideoStore(ctx.svc.files).save(
+            ctx.s, spooled.path, size=spooled.size, sha256=spooled.sha256, content_type=ctype, kind=kind,
+            width=facts.width, height=facts.height, owner_user_id=ctx.user.id, institution_id=institution_id)
+    finally:
+        spooled.path.unlink(missing_ok=True)
+    return row, facts
+
+
 def _unsatisfiable(size: int, header: str) -> ApiError:
     return ApiError("RANGE_NOT_SATISFIABLE", f"请求的字节范围无效或超出文件大小（{size} 字节）",
                     f"The requested range {header!r} is malformed or outside the file ({size} bytes)",

@@ -15,7 +15,7 @@ from server.attendance import offline, recordedstudy
 from server.attendance.lessonattendance import REASONS
 from server.identity.photos import ProcessedImage
 from server.live import eventlog
-from tests.world import image, ok
+from tests.world import err, image, ok
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)
 START = date(2025, 10, 13)  # lessons 08:30–11:30 and 14:00–17:00 Beijing = 00:30 and 06:00 UTC
@@ -27,14 +27,6 @@ def relogin(w) -> None:
     """Sessions last 12 hours: after moving the clock, everyone logs in again."""
     for key in list(w.tokens):
         w.tokens[key] = w.login(w.mobiles[int(key[7:])] if key.startswith("student") else key)
-
-
-def err(resp, status: int) -> dict:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/json")
-    body = resp.json()["error"]
-    assert body["code"] and body["message_zh"] and body["message_en"]
-    return body
 
 
 def save_photo(svc, owner: int) -> int:

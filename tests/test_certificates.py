@@ -15,15 +15,11 @@ from models.certificates import Certificate, CertificateCounter
 from models.db import Database, alembic_config
 from recorder.signing import load_platform_key
 from server.certificates import issuing, numbering, signing
-from tests.world import ok
+from tests.outcomes import everyone_eligible
+from tests.world import err, ok
 
 NOW = datetime(2023, 2, 6, 2, 0, tzinfo=timezone.utc)  # a Monday, four weeks before the class
 START = date(2023, 3, 6)  # March 2023 → year-month 202303, as in the CERT-2 example
-
-
-def err(resp, status: int) -> dict:
-    assert resp.status_code == status, resp.text
-    return resp.json()["error"]
 
 
 def finish(svc, cid: int) -> None:
@@ -32,8 +28,9 @@ def finish(svc, cid: int) -> None:
 
 
 @pytest.fixture
-def town(world, clock, svc):
+def town(world, clock, svc, monkeypatch):
     """Yuquan district (150104): a finished WLC class of three at alpha, a finished SYB class at beta."""
+    everyone_eligible(monkeypatch)  # EXAM-3 itself: tests/test_eligibility.py, test_course_outcomes.py
     clock.set(NOW)
     w = world
     w.institution("alpha")
@@ -61,7 +58,10 @@ def test_cert2_number_matches_the_hohhot_example_and_serials_follow(town, svc):
     assert (c["course_type"], c["class_hours"], c["start_date"], c["end_date"]) == \
         ("WLC", 40, "2023-03-06", "2023-03-10")
     assert c["seal_ok"] and c["status"] == "valid" and len(c["check_code"]) == 8
-    assert c["key_id"] == load_platform_key(svc.settings).public.id
+    # CERT-1: sealed with alpha's own seal key (created by this first issuance), not the platform key
+    keys = ok(w.client.get("/api/public/seal-keys", params={"institution_id": w.ids["alpha"]}))["keys"]
+    assert [(k["key_id"], k["status"]) for k in keys] == [(c["key_id"], "current")]
+    assert c["key_id"] != load_platform_key(svc.settings).public.id
     assert c["verify_url"] == f"/verify?n={c['number']}&c={c['check_code']}"
     third = ok(issue(w, cid, [sids[2]]), 201)["certificates"][0]
     assert third["number"] == "150104202303WLC00003"
@@ -116,10 +116,11 @@ def test_cert2_rolled_back_issuance_leaves_no_gap(town, svc):
         assert s.scalars(select(CertificateCounter.last_serial)).one() == 2
 
 
-def test_cert2_twenty_parallel_issuers_get_serials_1_to_20(world, clock, svc):
+def test_cert2_twenty_parallel_issuers_get_serials_1_to_20(world, clock, svc, monkeypatch):
     """Done-when (issue 7 §5): 20 issuers at once, each in its own session → 00001..00020, no gap, no duplicate.
     On PostgreSQL the counter's row lock orders them (without it they collide on the unique number);
     SQLite serialises writers."""
+    everyone_eligible(monkeypatch)
     clock.set(NOW)
     w = world
     w.institution("alpha")
@@ -218,7 +219,7 @@ def test_cert4_revocation_shows_on_verification_and_is_audited(town, client, svc
         assert (a.target_id, a.detail["number"], a.institution_id) == (str(c["id"]), c["number"], w.ids["alpha"])
 
 
-def test_numbering_scopes_follow_the_profile(svc):
+def test_cert2_numbering_scopes_follow_the_profile(svc):
     """CERT-2/3: Hohhot counts per district; Beijing platform-wide (profile); series = year-month + course."""
     hohhot, beijing = svc.profiles["hohhot"], svc.profiles["beijing"]
     assert numbering.scope_key(hohhot.certificate, district_code="150104", institution_id=3, profile_key="hohhot") \
@@ -236,7 +237,7 @@ def test_migration_0012_matches_the_models_in_one_linear_chain(database):
     assert len(script.get_heads()) == 1 and script.get_revision("0012").down_revision == "0011"
 
 
-def test_cert_issuance_is_a_webhook_event_in_the_same_transaction(town, svc):
+def test_cert1_issuance_is_a_webhook_event_in_the_same_transaction(town, svc):
     from models import WebhookDelivery
     w, cid, sids = town["w"], town["cid"], town["students"]
     w.tokens["admin"] = w.login("admin")

@@ -21,7 +21,7 @@ from server.attendance import offline
 from server.attendance.dailyscheduler import DailySummaryScheduler, due_days
 from server.attendance.dailysummary import build_day, summarise
 from server.live import eventlog
-from tests.world import OTHER_DISTRICT, ok
+from tests.world import err, ok, OTHER_DISTRICT
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)  # planning time: three weeks ahead of the class
 DAY1, DAY2 = date(2025, 10, 13), date(2025, 10, 14)  # lessons 08:30–11:30 and 14:00–17:00 Beijing
@@ -37,13 +37,6 @@ def relogin(w) -> None:
     """Sessions last 12 hours: after moving the clock, everyone logs in again."""
     for key in list(w.tokens):
         w.tokens[key] = w.login(w.mobiles[int(key[7:])] if key.startswith("student") else key)
-
-
-def err(resp, status: int) -> dict:
-    assert resp.status_code == status, resp.text
-    body = resp.json()["error"]
-    assert body["code"] and body["message_zh"] and body["message_en"]
-    return body
 
 
 def write(svc, lesson_id: int, start: datetime, plan: list[tuple]) -> dict[str, int]:

@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from models import Base
 from models.db import alembic_config
 from server.exams import draw, grading
-from tests.world import DISTRICT, OTHER_DISTRICT, ok
+from tests.world import DISTRICT, err, ok, OTHER_DISTRICT
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)
 START = date(2025, 10, 13)
@@ -25,12 +25,6 @@ CLOSES = MONDAY + timedelta(hours=5)
 
 def cn(moment: datetime) -> str:
     return moment.astimezone(timezone(timedelta(hours=8))).isoformat()
-
-
-def err(resp, status: int) -> dict:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/json")
-    return resp.json()["error"]
 
 
 def no_keys(payload) -> None:
@@ -335,3 +329,29 @@ def test_migration_0011_matches_the_exam_models_in_one_chain(database):
     assert [d for d in diff if "exam_" in repr(d)] == []
     script = ScriptDirectory.from_config(alembic_config())
     assert script.get_revision("0011").down_revision == "0010"
+
+
+def test_exam1_my_exam_papers_lists_the_students_papers_with_their_attempt(town, client, clock):
+    """The phone page's list (GET /api/me/exam-papers): only the student's own classes' papers, the
+    window, their own attempt's status and, once graded, the score; never keys; staff are refused."""
+    t, w = town, town["w"]
+    p = ok(paper(t, {"single": 1, "truefalse": 1}, duration=30), 201)
+    anna, ben = t["students"][:2]
+    mine = ok(client.get("/api/me/exam-papers", headers=w.h(f"student{anna}")))
+    no_keys(mine)
+    assert [(r["id"], r["window"], r["attempt"]) for r in mine["items"]] == [(p["id"], "upcoming", None)]
+    assert mine["items"][0]["question_count"] == 2 and mine["items"][0]["class_name"]
+    clock.set(OPENS)
+    att = ok(start(t, anna, p["id"]), 201)
+    row = ok(client.get("/api/me/exam-papers", headers=w.h(f"student{anna}")))["items"][0]
+    assert row["window"] == "open" and row["attempt"]["id"] == att["id"]
+    assert (row["attempt"]["status"], row["attempt"]["remaining_seconds"]) == ("in_progress", 1800)
+    assert ok(client.get("/api/me/exam-papers", headers=w.h(f"student{ben}")))["items"][0]["attempt"] is None
+    clock.set(OPENS + timedelta(minutes=31))  # past the deadline: the list shows the automatic submission
+    row = ok(client.get("/api/me/exam-papers", headers=w.h(f"student{anna}")))["items"][0]
+    assert (row["attempt"]["status"], row["attempt"]["submitted_by"], row["attempt"]["score"]) == \
+        ("graded", "deadline", 0)
+    outsider = w.student("beta")  # a student of no class with a paper
+    assert ok(client.get("/api/me/exam-papers", headers=w.h(f"student{outsider}")))["items"] == []
+    for who in ("alpha_admin", t["lecturer"], "yuquan"):
+        err(client.get("/api/me/exam-papers", headers=w.h(who)), 403)

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 
 from models import Base
 from models.db import alembic_config
-from tests.world import ok
+from tests.world import err, ok
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)
 START = date(2025, 10, 13)  # lessons 08:30–11:30 and 14:00–17:00 Beijing = 00:30 and 06:00 UTC
@@ -24,12 +24,6 @@ def relogin(w) -> None:
     """Sessions last 12 hours: after moving the clock, everyone logs in again."""
     for key in list(w.tokens):
         w.tokens[key] = w.login(w.mobiles[int(key[7:])] if key.startswith("student") else key)
-
-
-def err(resp, status: int) -> dict:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/json")
-    return resp.json()["error"]
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from server.export import Column, cell_value, content_disposition, to_csv, to_xl
 from server.identity.resident_id import mask_resident_id
 from server.live import eventlog
 from server.supervision.dashboard import ClassTimes, lesson_status
-from tests.world import DISTRICT, OTHER_DISTRICT, ok
+from tests.world import DISTRICT, err, ok, OTHER_DISTRICT
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)
 START = date(2025, 10, 13)  # lessons 08:30–11:30 and 14:00–17:00 Beijing, 4 class-hours each, 7 days
@@ -36,13 +36,6 @@ def relogin(w) -> None:
     """Sessions last 12 hours: after moving the clock, everyone logs in again."""
     for key in list(w.tokens):
         w.tokens[key] = w.login(w.mobiles[int(key[7:])] if key.startswith("student") else key)
-
-
-def err(resp, status: int) -> dict:
-    assert resp.status_code == status, resp.text
-    body = resp.json()["error"]
-    assert body["code"] and body["message_zh"] and body["message_en"]
-    return body
 
 
 def teach_first_lesson(svc, lesson_id: int, lecturer: int, a: int) -> None:

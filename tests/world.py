@@ -35,6 +35,20 @@ def face_photo(name: str = "astronaut.png") -> bytes:
 
 _FACES: dict[str, bytes] = {}
 
+# The smallest well-formed PDF (uploads are judged by their bytes: magic and end marker)
+TINY_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def docx(text: str = "商业计划书") -> bytes:
+    """A minimal DOCX (a zip with word/document.xml) holding ``text``."""
+    import zipfile
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml",
+                   f"<w:document><w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>")
+    return buf.getvalue()
+
 
 def auth(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
@@ -43,6 +57,15 @@ def auth(token: str) -> dict:
 def ok(resp, status: int | None = None) -> dict:
     assert resp.status_code < 400 and (status is None or resp.status_code == status), resp.text
     return resp.json()
+
+
+def err(resp, status: int) -> dict:
+    """The error body of a refusal: always JSON, with the code, field, rule and both languages."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/json"), resp.headers["content-type"]
+    body = resp.json()["error"]
+    assert body["code"] and body["message_zh"] and body["message_en"], body
+    return body
 
 
 def lesson_days(start: date, n: int) -> list[date]:

@@ -156,6 +156,11 @@ export function renderTopbar(user, active) {
   if (user.role === "supervisor") links.push(["/review", "班期审核", "Review"]);
   if (["supervisor", "platform_admin", "institution_admin"].includes(user.role)) links.push(["/supervise", "监管看板", "Dashboard"]);  // SUP-1/2/3
   links.push(["/leave", "请假", "Leave"]);  // CLS-7/CLS-8
+  if (["student", "lecturer", "assistant", "institution_admin"].includes(user.role)) links.push(["/coursework", "作业与计划书", "Coursework"]);  // LIVE-7, EXAM-2
+  if (user.role === "student") {
+    links.push(["/exam", "结业考试", "Exam"]);  // EXAM-1
+    links.push(["/my-certificates", "我的证书", "Certificates"]);  // CERT-1
+  }
   links.push(["/docs", "接口文档", "API docs"]);
   const nav = h("nav", { class: "nav" }, ...links.map(([href, zh, en]) =>
     h("a", { href, class: href === active ? "active" : "", "data-testid": `nav-${en.toLowerCase().replace(/\s+/g, "-")}` },

@@ -35,6 +35,16 @@ async function main() {
   // ATT-2/3/4/7: attendance figures and the timelines behind them
   links.append(h("a", { class: "button secondary", href: "/attendance", id: "link-attendance" },
     ...(me.role === "student" ? bi("我的考勤", "My attendance") : bi("考勤明细", "Attendance"))));
+  // LIVE-7 homework and EXAM-2 business plans; EXAM-1 the final exam; CERT-1 certificates to download
+  if (["student", "lecturer", "assistant", "institution_admin"].includes(me.role)) {
+    links.append(h("a", { class: "button secondary", href: "/coursework", id: "link-coursework" },
+      ...(me.role === "student" ? bi("作业与计划书", "Homework and plan") : bi("作业与计划书批阅", "Homework and plans"))));
+  }
+  if (me.role === "student") {
+    links.append(h("a", { class: "button", href: "/exam", id: "link-exam" }, ...bi("结业考试", "Final exam")));
+    links.append(h("a", { class: "button secondary", href: "/my-certificates", id: "link-certificates" },
+      ...bi("我的证书", "My certificates")));
+  }
   // SUP-5 spot checks for HR; ATT-6 offline site videos (checklist, staff uploads) for everyone but students
   if (me.role !== "student") {
     links.append(h("a", { class: "button secondary", href: "/spotcheck", id: "link-spotcheck" },

@@ -340,7 +340,7 @@ function summaryCells(f) {
     h("td", { class: "num" }, `${n(f.lessons.held)} / ${n(f.lessons.planned)}`, h("small", { class: "en" }, `${n(f.lessons.class_hours_delivered)} / ${n(f.lessons.class_hours_planned)} h`)),
     h("td", { class: "num" }, `${n(f.students.signed_in)} / ${n(f.students.enrolled)}`, h("small", { class: "en" }, `请假 leave ${n(f.students.on_leave)}`)),
     h("td", { class: "num" }, n(st.average_minutes), h("small", { class: "en" }, st.students_meeting_ATT7 != null ? `ATT-7 ✓ ${st.students_meeting_ATT7}` : "")),
-    h("td", { class: "num" }, `${n(qa.answered)} / ${n(qa.questions)}`, h("small", { class: "en" }, f.homework == null ? "作业 — homework n/a" : `作业 ${figureText(f.homework)}`)),
+    h("td", { class: "num" }, `${n(qa.answered)} / ${n(qa.questions)}`, h("small", { class: "en" }, f.homework == null ? "作业 — homework n/a" : `作业 布置 ${n(f.homework.set)} 提交 ${n(f.homework.submitted)} 批改 ${n(f.homework.checked)}`)),
     h("td", { class: `num ${cw.open ? "bad" : ""}` }, n(cw.total), h("small", { class: "en" }, `待处理 open ${n(cw.open)}`)),
   ];
 }

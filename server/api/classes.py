@@ -14,6 +14,7 @@ from server.api.common import Name, RegionCode, get_class, get_user_in_instituti
 from server.api.endpoint import Api, Ctx
 from server.api.students import student_dict
 from server.auth.scope import scope_classes
+from server.coursepackages import planning as packages
 from server.domain import classplan
 from server.domain.assistants import balanced_split
 from server.domain.enrolment import audience_problem, prior_conflicts
@@ -60,9 +61,10 @@ class LessonBody(Body):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     mode: Literal["live", "offline", "recorded"]
-    class_hours: int = Field(ge=1, le=16)
+    class_hours: int | None = Field(default=None, ge=1, le=16)  # omitted only with package_id: the package's
     lecturer_id: int | None = None
     venue: VenueBody | None = None  # required for (and only for) offline lessons
+    package_id: int | None = Field(default=None, ge=1, le=2**31 - 1)  # a recorded lesson's course package (COURSE-1)
 
 
 class LessonsBody(Body):
@@ -142,6 +144,7 @@ def class_summary(cls: TrainingClass, ctx: Ctx) -> dict:
 def class_detail(cls: TrainingClass, ctx: Ctx) -> dict:
     d = class_summary(cls, ctx)
     roster = _active_roster(ctx, cls)
+    package_ids = packages.package_ids(ctx.s, list(cls.lessons))
     users = {u.id: u for u in ctx.s.scalars(select(User).where(User.id.in_(
         [l.user_id for l in cls.lecturers] + [a.user_id for a in cls.assistants] + [cls.head_teacher_user_id or 0])))}
     d.update({
@@ -149,7 +152,7 @@ def class_detail(cls: TrainingClass, ctx: Ctx) -> dict:
         "commitment_accepted_at": cls.commitment_accepted_at.isoformat() if cls.commitment_accepted_at else None,
         "lessons": [{"id": l.id, "title": l.title, "starts_at": _cn(l.starts_at), "ends_at": _cn(l.ends_at),
                      "mode": l.mode, "class_hours": l.class_hours, "lecturer_id": l.lecturer_user_id,
-                     "venue": venue_dict(l)}
+                     "venue": venue_dict(l), "package_id": package_ids.get(l.id)}
                     for l in cls.lessons],
         "lecturers": [{"user_id": l.user_id, "is_lead": l.is_lead, "display_name": users[l.user_id].display_name}
                       for l in cls.lecturers],
@@ -246,12 +249,14 @@ def patch_class(ctx: Ctx, body: ClassPatch, class_id: int):
 @api.route("PUT", "/api/classes/{class_id:int}/lessons", summary="设置课程表 Set schedule", tag="classes",
            roles=STAFF, body=LessonsBody)
 def put_lessons(ctx: Ctx, body: LessonsBody, class_id: int):
-    """CLS-4: each lesson's class-hours must fit its length (1 class-hour ≥ the profile's minutes)."""
+    """CLS-4: each lesson's class-hours must fit its length (1 class-hour ≥ the profile's minutes), and
+    recorded lessons (course-package lessons included) stay within the profile's recorded share.
+    COURSE-1: a recorded lesson may play a published course package and count its class-hours."""
     cls = _own(ctx, class_id)
     _editable(cls)
     profile = _profile(ctx, cls)
     lecturer_ids = {l.user_id for l in cls.lecturers}
-    new = []
+    new, links = [], []
     for i, lb in enumerate(body.lessons):
         field = f"lessons.{i}"
         if lb.ends_at <= lb.starts_at or lb.ends_at - lb.starts_at > timedelta(hours=12):
@@ -261,8 +266,17 @@ def put_lessons(ctx: Ctx, body: LessonsBody, class_id: int):
         if lb.lecturer_id is not None and lb.lecturer_id not in lecturer_ids:
             raise ApiError("LESSON_LECTURER", "授课讲师须先加入本班期讲师名单", "The lesson's lecturer must be one of the class's lecturers",
                            field=f"{field}.lecturer_id", status=422, rule="CLS-2")
+        package, hours = None, lb.class_hours
+        if lb.package_id is not None:
+            package, hours = packages.resolve(ctx.s, cls, lb.package_id, lb.mode, lb.class_hours, field)
+        elif hours is None:
+            raise ApiError("LESSON_HOURS_MISSING", "请填写课次课时（引用课程包的录播课次可省略）",
+                           "Give the lesson's class_hours (a lesson playing a course package may omit it)",
+                           field=f"{field}.class_hours", status=422, rule="CLS-4")
         lesson = Lesson(title=lb.title, starts_at=lb.starts_at, ends_at=lb.ends_at, mode=lb.mode,
-                        class_hours=lb.class_hours, lecturer_user_id=lb.lecturer_id)
+                        class_hours=hours, lecturer_user_id=lb.lecturer_id)
+        if package is not None:
+            links.append((lesson, package))
         for problem in classplan.lesson_problems(lesson, profile, cls.delivery_mode):
             problem.field = field
             raise problem
@@ -272,8 +286,15 @@ def put_lessons(ctx: Ctx, body: LessonsBody, class_id: int):
         if venue is not None:
             venue.apply(lesson)
         new.append(lesson)
+    for problem in packages.hours_problems(links):
+        raise problem
+    share = classplan.recorded_share_problem(new, profile.course(cls.course_type))  # CLS-4
+    if share is not None:
+        raise share
+    packages.unlink(ctx.s, list(cls.lessons))
     cls.lessons = new
     ctx.s.flush()
+    packages.link(ctx.s, links)
     year = classplan.training_year(new, ctx.today)
     for e in ctx.s.query(Enrolment).filter_by(class_id=cls.id):
         e.year = year
@@ -451,7 +472,8 @@ def plan_facts(ctx: Ctx, cls: TrainingClass) -> classplan.PlanFacts:
     head = ctx.s.get(User, cls.head_teacher_user_id) if cls.head_teacher_user_id else None
     return classplan.PlanFacts(cls=cls, institution=cls.institution, profile=profile, lessons=list(cls.lessons),
                                lecturers=lecturers, roster=[e.student_user_id for e in roster], groups=groups,
-                               head_teacher=head, prior_conflicts=conflicts)
+                               head_teacher=head, prior_conflicts=conflicts,
+                               packages=packages.links_of(ctx.s, list(cls.lessons)))
 
 
 def workday_calendar(ctx: Ctx) -> WorkdayCalendar:

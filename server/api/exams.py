@@ -12,7 +12,8 @@ Seed 000/001: "通过基础知识结业在线考试合格", "系统应能自动�
 * **Attempt**: a rostered student starts in the window; deadline = min(start + duration, closes_at).
   Every answer is saved at once (``PUT …/answers/{question_id}``, last write wins, each save kept
   with its time) so a reload or reconnect resumes; after the deadline saves are refused (409) and
-  the attempt counts as submitted at the deadline.
+  the attempt counts as submitted at the deadline. ``GET /api/me/exam-papers`` gives the student's
+  phone page (/exam) the papers of their classes with the window and their own attempt's status.
 * **Grading**: objective questions at submission (multiple choice all-or-nothing), short answers by
   the institution admin or a class lecturer; the result is final when every short answer is graded;
   passed when score ≥ the pass mark (% of the total, ``exam_pass_mark`` of the profile, default 60).
@@ -30,6 +31,7 @@ from starlette.responses import JSONResponse
 from models import ClassLecturer, Enrolment, TrainingClass, User
 from models.exams import ExamAnswer, ExamAttempt, ExamPaper, ExamQuestion
 from server.api.endpoint import Api, Ctx
+from server.attendance import classfigures
 from server.auth.scope import region_covers
 from server.errors import ApiError, Forbidden, NotFound
 from server.exams import bank, draw, grading
@@ -384,7 +386,7 @@ def create_paper(ctx: Ctx, body: PaperBody, class_id: int):
                    f"The {cls.course_type} bank has only {exc.available} active {exc.kind} questions, "
                    f"fewer than {exc.wanted}", field=f"counts.{exc.kind}", available=exc.available)
     profile = ctx.svc.profiles.get(cls.profile)
-    pass_mark = int(getattr(profile, "exam_pass_mark", None) or DEFAULT_PASS_MARK)
+    pass_mark = profile.exam_pass_mark if profile is not None else DEFAULT_PASS_MARK
     p = ExamPaper(class_id=cls.id, institution_id=cls.institution_id, district_code=cls.district_code,
                   course_type=cls.course_type, title=body.title, seed=seed, counts=counts, items=items,
                   total_points=sum(pts for _, pts in items), pass_mark=pass_mark,
@@ -404,6 +406,38 @@ def list_papers(ctx: Ctx, class_id: int):
     cls = _class(ctx, class_id)
     papers = ctx.s.scalars(select(ExamPaper).where(ExamPaper.class_id == cls.id).order_by(ExamPaper.id))
     return {"items": [paper_dict(ctx, p, with_questions=False) for p in papers]}
+
+
+@api.route("GET", "/api/me/exam-papers", summary="我的考试 My exam papers", tag="exams", roles=("student",))
+def my_papers(ctx: Ctx):
+    """EXAM-1: the phone page's list — every paper of the student's classes, its window and their attempt."""
+    class_ids = select(Enrolment.class_id).where(Enrolment.student_user_id == ctx.user.id,
+                                                 Enrolment.status != "withdrawn")
+    papers = ctx.s.scalars(select(ExamPaper).where(ExamPaper.class_id.in_(class_ids)).order_by(
+        ExamPaper.opens_at, ExamPaper.id)).all()
+    attempts = {a.paper_id: a for a in ctx.s.scalars(select(ExamAttempt).where(
+        ExamAttempt.student_user_id == ctx.user.id, ExamAttempt.paper_id.in_([p.id for p in papers])))} \
+        if papers else {}
+    names = dict(ctx.s.execute(select(TrainingClass.id, TrainingClass.name).where(
+        TrainingClass.id.in_({p.class_id for p in papers}))).all()) if papers else {}
+    items = []
+    for p in papers:
+        a = attempts.get(p.id)
+        if a is not None:
+            _settle(ctx, a, p)
+        window = "upcoming" if ctx.now < p.opens_at else "open" if ctx.now < p.closes_at else "closed"
+        row = {"id": p.id, "class_id": p.class_id, "class_name": names.get(p.class_id), "title": p.title,
+               "course_type": p.course_type, "question_count": len(p.items), "total_points": p.total_points,
+               "pass_mark": p.pass_mark, "duration_minutes": p.duration_minutes, "opens_at": _cn(p.opens_at),
+               "closes_at": _cn(p.closes_at), "window": window, "attempt": None}
+        if a is not None:
+            row["attempt"] = {"id": a.id, "status": a.status, "deadline": _cn(a.deadline),
+                              "remaining_seconds": max(0, int((a.deadline - ctx.now).total_seconds()))
+                              if a.status == "in_progress" else 0,
+                              "submitted_at": _cn(a.submitted_at), "submitted_by": a.submitted_by,
+                              "score": a.score, "passed": a.passed, "final": a.status == "graded"}
+        items.append(row)
+    return {"items": items, "rule": RULE}
 
 
 @api.route("GET", "/api/exam-papers/{paper_id:int}", summary="试卷（含答案，SUP-3） An exam paper", tag="exams",
@@ -440,6 +474,18 @@ def score_sheet(ctx: Ctx, paper_id: int):
 
 # --------------------------------------------------------------------------- attempts
 
+def _not_barred(ctx: Ctx, p: ExamPaper) -> None:
+    """CLS-7 (Hohhot SYB/IYB/WLC): more than the allowed absences and leaves bars the final assessment.
+    Judged from the class's attendance records when the student first opens the paper."""
+    figures = classfigures.load(ctx.s, p.class_id, ctx.svc.profiles, ctx.now, students=[ctx.user.id])
+    verdict = figures.absences().get(ctx.user.id)
+    if verdict is not None and verdict.barred:
+        why = verdict.explanation()
+        raise ApiError("EXAM_BARRED_BY_ABSENCES", why["zh"], why["en"], field="paper_id", status=409, rule="CLS-7",
+                       details={"absences": verdict.absences, "leaves": verdict.leaves,
+                                "max_absences": verdict.rules.max_absences})
+
+
 @api.route("POST", "/api/exam-papers/{paper_id:int}/attempts", summary="开始/继续考试 Start or resume the exam",
            tag="exams", roles=("student",), status=201)
 def start_attempt(ctx: Ctx, paper_id: int):
@@ -456,6 +502,7 @@ def start_attempt(ctx: Ctx, paper_id: int):
     if now >= p.closes_at:
         raise _err("EXAM_CLOSED", f"考试已于 {_cn(p.closes_at)} 关闭", f"The exam closed at {_cn(p.closes_at)}",
                    field="paper_id", status=409, closes_at=_cn(p.closes_at))
+    _not_barred(ctx, p)
     a = ExamAttempt(paper_id=p.id, student_user_id=ctx.user.id, started_at=now, status="in_progress",
                     deadline=min(now + timedelta(minutes=p.duration_minutes), p.closes_at))
     ctx.s.add(a)

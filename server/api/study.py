@@ -41,7 +41,7 @@ from server.live.bus import default_node_id
 from server.services import CHINA_TZ
 from server.study.session import RULE, Study, serialised
 from server.validation import Body, Query
-from server.videoserve import VIDEO_TYPES, VideoStore, make_ticket, probe, range_response, read_ticket, sniff, spool_request
+from server.videoserve import VIDEO_TYPES, VideoStore, make_ticket, range_response, read_ticket, receive_video
 
 api = Api()
 NODE_ID = f"api:{default_node_id()}"  # which process wrote the event (the log records its writer)
@@ -169,25 +169,7 @@ def upload_video(ctx: Ctx, lesson_id: int):
             LessonEvent.lesson_id == lesson.id, LessonEvent.kind == "study_progress").limit(1)).first():
         raise ApiError("VIDEO_IN_USE", "已有学员学习过本课视频，不能替换", "Students have studied this video; it cannot be replaced",
                        status=409, rule="ATT-5")
-    settings = ctx.svc.settings
-    spooled = spool_request(ctx.request, settings.uploads_dir / "incoming", settings.max_video_bytes)
-    try:
-        if spooled.size == 0:
-            raise ApiError("VIDEO_EMPTY", "上传的视频为空文件", "The uploaded video is empty", field="video", status=422,
-                           rule="COURSE-1")
-        if sniff(spooled.head) != ctype:
-            raise ApiError("VIDEO_TYPE_MISMATCH", f"文件内容不是 {ctype} 视频", f"The file's content is not {ctype}",
-                           field="video", status=415, rule="COURSE-1")
-        try:
-            facts = probe(spooled.path)
-        except ValueError as exc:
-            raise ApiError("VIDEO_UNREADABLE", "视频无法读取或没有画面", f"The video cannot be read: {exc}"[:300],
-                           field="video", status=422, rule="COURSE-1") from None
-        row = VideoStore(ctx.svc.files).save(
-            ctx.s, spooled.path, size=spooled.size, sha256=spooled.sha256, content_type=ctype, kind="course_video",
-            width=facts.width, height=facts.height, owner_user_id=ctx.user.id, institution_id=cls.institution_id)
-    finally:
-        spooled.path.unlink(missing_ok=True)
+    row, facts = receive_video(ctx, ctype, kind="course_video", institution_id=cls.institution_id)
     video = existing or LessonVideo(lesson_id=lesson.id)
     video.file_id, video.duration_seconds, video.codec = row.id, facts.duration, facts.codec
     video.uploaded_by, video.uploaded_at = ctx.user.id, ctx.now

@@ -20,14 +20,13 @@ from __future__ import annotations
 from typing import Annotated, Literal, Sequence
 
 from pydantic import Field
-from starlette.responses import Response
 
 from models import TrainingClass
 from models.classes import CLASS_STATUSES
 from server.api.common import get_class
 from server.api.endpoint import Api, Ctx
 from server.errors import NotFound
-from server.export import Column, columns_json, content_disposition, render, safe_filename
+from server.export import Column, attachment, columns_json, render, safe_filename
 from server.supervision import dashboard as db
 from server.validation import Query
 
@@ -71,10 +70,7 @@ def _table(ctx: Ctx, query: TableQuery, columns: Sequence[Column], rows: list[di
               institution_id=cls.institution_id if cls else ctx.user.institution_id,
               region_code=cls.district_code if cls else ctx.user.region_code,
               table=name_en, format=query.format, rows=len(rows), rule="PLAT-3")
-    return Response(data, media_type=media_type, headers={
-        "Content-Disposition": content_disposition(safe_filename(stem_zh, query.format),
-                                                   safe_filename(stem_en, query.format)),
-        "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+    return attachment(data, media_type, safe_filename(stem_zh, query.format), safe_filename(stem_en, query.format))
 
 
 @api.route("GET", "/api/supervision/overview", summary="监管总览 Region overview", tag=TAG, roles=ROLES)

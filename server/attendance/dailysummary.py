@@ -20,7 +20,9 @@ Every figure is computed from what the other rules already derive, never re-judg
 * **Q&A, chat, hand raises**: counts of ``question`` / ``answer`` / ``chat`` / ``private`` (LIVE-4) /
   ``hand_raise`` events in the day's lessons; a question is *answered* when an ``answer`` names its
   event id.
-* **Homework** arrives with a later issue: ``None`` and a note, never an invented number.
+* **Homework** (LIVE-7, server/coursework/homework.py ``day_counts``): homework set for that lesson day,
+  submissions handed in and checks made during the day. A day with none of the three reports ``None``
+  and a note saying so, rather than a row of zeros for classes that set no homework.
 * **Content warnings** (LIVE-5): the class's screening hits dated that China day.
 
 ``build_day`` writes the missing rows for every class that could have held lessons that day; a row
@@ -42,6 +44,7 @@ from models import ContentWarning, DailySummary, Enrolment, LeaveLesson, LeaveRe
 from server.attendance import daily, offline
 from server.attendance.classfigures import REPLAY_KINDS
 from server.attendance.lessonattendance import AttendanceRules, attendance
+from server.coursework import homework
 from server.live import eventlog
 from server.services import CHINA_TZ
 
@@ -51,8 +54,11 @@ EVENT_TYPE = "daily_summary"  # the webhook event
 # A class that was never opened cannot have held a lesson (server/live/access.py ROOM_STATUSES).
 HELD_STATUSES = ("open", "in_progress", "finished", "archived")
 HALVES = ("am", "pm")
-HOMEWORK_NOTE = {"zh": "作业功能尚未上线，暂无作业数据", "en": "Homework is not part of the platform yet: no figures",
+HOMEWORK_NOTE = {"zh": "当天未布置、提交或批改作业", "en": "No homework was set, submitted or checked that day",
                  "rule": RULE}
+HOMEWORK_COUNTED = {"zh": "布置：当天上课日的作业数；提交：当天交来的作业份数（含重交）；批改：当天批改份数",
+                    "en": "set: homework for that lesson day; submitted: versions handed in that day (resubmissions "
+                          "included); checked: checks made that day", "rule": RULE}
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -136,6 +142,14 @@ def _warnings(s: Session, class_id: int, start: datetime, end: datetime) -> dict
             "rule": "LIVE-5"}
 
 
+def _homework(s: Session, class_id: int, day: date) -> dict:
+    """LIVE-7 counts of the day, or None with a note when nothing happened."""
+    counts = homework.day_counts(s, class_id, day)
+    if not (counts["set"] or counts["submitted"] or counts["checked"]):
+        return {"homework": None, "homework_note": HOMEWORK_NOTE}
+    return {"homework": counts, "homework_note": HOMEWORK_COUNTED}
+
+
 def summarise(s: Session, cls: TrainingClass, day: date, profile: Any, now: datetime) -> dict:
     """The ATT-9 figures of ``cls`` for the China ``day``, as of ``now`` (module docstring: definitions)."""
     start, end = day_bounds(day)
@@ -195,7 +209,7 @@ def summarise(s: Session, cls: TrainingClass, day: date, profile: Any, now: date
         "chat_messages": sum(1 for ev in day_events if ev.kind == "chat"),
         "private_messages": sum(1 for ev in day_events if ev.kind == "private"),  # LIVE-4 assistant ↔ student
         "hand_raises": sum(1 for ev in day_events if ev.kind == "hand_raise"),
-        "homework": None, "homework_note": HOMEWORK_NOTE,
+        **_homework(s, cls.id, day),
         "content_warnings": _warnings(s, cls.id, start, end),
     }
 

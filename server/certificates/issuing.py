@@ -1,8 +1,9 @@
 """Issuing and revoking certificates (CERT-1..4): who may receive one, its number, snapshot and seal.
 
-Eligibility proper (final exam, attendance ATT-4) is a later step; for now a certificate needs a
-finished class and a student still on its roll (enrolled or completed), and each student gets at most
-one certificate per class. All of a request's certificates are made in one transaction: any refusal
+A certificate needs a finished class, a student still on its roll, and the student's eligibility
+under the class's profile (EXAM-3, CLS-7: server/outcomes/eligibility.py) — a refusal lists each
+student's unmet rules with their numbers; each student gets at most one certificate per class, and
+the hours printed are the class-hours the student is credited (a Beijing approved plan adds 4, EXAM-2). All of a request's certificates are made in one transaction: any refusal
 issues none, and their serials go back to the counter (numbering.py).
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from models.certificates import Certificate
 from recorder.signing import PlatformKey
 from server.certificates import numbering, signing
 from server.errors import ApiError
+from server.outcomes import eligibility
 from server.services import CHINA_TZ
 from server.webhooks.outbox import emit
 
@@ -73,6 +75,16 @@ def issue(s: Session, *, cls: TrainingClass, student_ids: list[int], issuer: Use
         raise ApiError("CERT_ALREADY_ISSUED", "所列学员已领取本班期证书", "Some students already hold this class's certificate",
                        field="student_ids", status=409, rule="CERT-1", details={"student_ids": sorted(already)})
     facts = class_facts(s, cls)
+    verdicts = {v.student_id: v for v in eligibility.class_eligibility(s, cls.id, {profile.key: profile}, now)}
+    refused = [{"student_id": sid, "eligible": False,
+                "rules": [x.rule for x in verdicts[sid].shortfalls] if sid in verdicts else ["EXAM-3"],
+                "shortfalls": [x.as_dict() for x in verdicts[sid].shortfalls] if sid in verdicts else []}
+               for sid in student_ids if sid not in verdicts or not verdicts[sid].eligible]
+    if refused:
+        raise ApiError("CERT_NOT_ELIGIBLE", "所列学员未满足结业条件（学习时长、出勤率、创业计划书、结业考试），不能发证",
+                       "Some students do not meet the completion rules (live time, attendance, business plan, "
+                       "final exam) and cannot receive a certificate", field="student_ids", status=409,
+                       rule="EXAM-3", details={"students": refused})
     inst = s.get(Institution, cls.institution_id)
     issued_at = now.replace(microsecond=0)
     out = []
@@ -85,7 +97,7 @@ def issue(s: Session, *, cls: TrainingClass, student_ids: list[int], issuer: Use
             number=alloc.number, scope_key=alloc.scope_key, series=alloc.series, serial=alloc.serial,
             class_id=cls.id, student_user_id=sid,
             student_name=student.real_name if student else s.get(User, sid).display_name,
-            course_type=cls.course_type, course_name=course.name_zh, class_hours=facts.class_hours,
+            course_type=cls.course_type, course_name=course.name_zh, class_hours=verdicts[sid].credited_class_hours,
             start_date=facts.start_date, end_date=facts.end_date, institution_id=inst.id,
             institution_name=inst.name, district_code=cls.district_code, profile=profile.key,
             issued_at=issued_at, issued_by=issuer.id, status="valid")

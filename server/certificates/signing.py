@@ -1,9 +1,11 @@
 """The certificate's electronic seal (CERT-1): Ed25519 over the canonical JSON of its fields.
 
-For now the platform key (recorder/signing.py) stands in for the institution's electronic seal; the key
-id (first 16 hex digits of the SHA-256 of the public key) is stored with each certificate so per-
-institution seals can follow. Verification never trusts the stored payload: it rebuilds the canonical
-JSON from the stored columns, so changing any of them in the database breaks the signature.
+Certificates are sealed with their institution's key (sealkeys.py); older ones with the platform key
+(recorder/signing.py). The key id (first 16 hex digits of the SHA-256 of the public key) is stored
+with each certificate and is itself sealed; the verifier looks the key up by it (sealkeys.trusted_for).
+Verification never trusts the stored payload: it rebuilds the canonical JSON from the stored columns,
+so changing any of them in the database breaks the signature. :func:`envelope` is the signed data as
+embedded in the certificate PDF, so the file can be checked on its own against the published keys.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from recorder.signing import PlatformKey, PublicKey, canonical
 
 VERSION = 1
 CHECK_CODE_LEN = 8
+ENVELOPE_FORMAT = "qihang-certificate"
 
 
 def certificate_data(c: Certificate) -> dict:
@@ -47,7 +50,7 @@ def seal(c: Certificate, key: PlatformKey) -> None:
 def check(c: Certificate, trusted: PublicKey | None) -> str | None:
     """None when the stored fields carry a valid seal by ``trusted``; otherwise why not (English, short)."""
     if trusted is None:
-        return "no platform key to verify with"
+        return f"no known seal key {c.key_id} for this institution"
     if c.key_id != trusted.id:
         return f"sealed by another key ({c.key_id})"
     try:
@@ -58,6 +61,28 @@ def check(c: Certificate, trusted: PublicKey | None) -> str | None:
     if payload != c.payload:
         return "stored fields differ from the signed payload"
     return None if trusted.verify(sig, payload.encode("utf-8")) else "signature does not match the content"
+
+
+def envelope(c: Certificate, public_key_hex: str) -> dict:
+    """The signed data embedded in the PDF: the sealed payload exactly as signed, its signature and key."""
+    return {"format": ENVELOPE_FORMAT, "v": VERSION, "alg": "Ed25519", "key_id": c.key_id,
+            "public_key": public_key_hex, "payload": c.payload, "signature": c.signature}
+
+
+def check_envelope(env: dict, trusted: PublicKey | None) -> str | None:
+    """None when the envelope's payload carries a valid signature by ``trusted``; otherwise why not."""
+    if trusted is None:
+        return "sealed by an unknown key"
+    payload, sig = env.get("payload"), env.get("signature")
+    if not isinstance(payload, str) or not isinstance(sig, str):
+        return "no payload or signature"
+    try:
+        raw = base64.b64decode(sig, validate=True)
+    except ValueError:
+        return "signature is not base64"
+    if not trusted.verify(raw, payload.encode("utf-8")):
+        return "signature does not match the content"
+    return None
 
 
 def check_code(secret: bytes, number: str) -> str:

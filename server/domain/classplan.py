@@ -5,10 +5,11 @@ institution can fix its plan in one pass.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from models import Institution, LecturerProfile, Lesson, TrainingClass, User
+from server.coursepackages import planning as packages
 from server.domain import venue
 from server.domain.assistants import group_problems
 from server.errors import Unprocessable
@@ -41,6 +42,7 @@ class PlanFacts:
     groups: dict[int, list[int]]  # assistant → students
     head_teacher: User | None
     prior_conflicts: list[tuple[int, str]]  # (student, "year"|"program") from other classes (REG-4)
+    packages: list = field(default_factory=list)  # (lesson, CoursePackage) a recorded lesson plays (COURSE-1)
 
 
 def lesson_day(lesson: Lesson) -> date:
@@ -63,6 +65,21 @@ def lesson_problems(lesson: Lesson, profile: PolicyProfile, delivery_mode: str) 
             f"Lesson '{lesson.title}' mode {lesson.mode} does not fit delivery mode {delivery_mode}",
             field="lessons", lesson_id=lesson.id))
     return out
+
+
+def recorded_share_problem(lessons: list[Lesson], course) -> Unprocessable | None:
+    """CLS-4 (Beijing ≤ 50 %): recorded lessons, course-package lessons included, over all class-hours."""
+    hours = sum(l.class_hours for l in lessons)
+    recorded = sum(l.class_hours for l in lessons if l.mode == "recorded")
+    limit = course.max_recorded_share
+    if limit is None or not hours or recorded / hours <= limit:
+        return None
+    return violation("RECORDED_SHARE_EXCEEDED", "CLS-4",
+                     f"录播课时 {recorded} / 总课时 {hours}，占比 {recorded / hours:.0%}，不得超过 {limit:.0%}"
+                     f"（最多 {int(hours * limit)} 课时）",
+                     f"Recorded class-hours are {recorded} of {hours} ({recorded / hours:.0%}), above {limit:.0%} "
+                     f"(at most {int(hours * limit)})",
+                     field="lessons", recorded=recorded, total=hours, max_share=limit)
 
 
 def check_plan(f: PlanFacts, calendar: WorkdayCalendar, today: date) -> list[Unprocessable]:
@@ -106,12 +123,10 @@ def check_plan(f: PlanFacts, calendar: WorkdayCalendar, today: date) -> list[Unp
             out.append(violation("DAYS_TOO_FEW", "CLS-4", f"{cls.course_type} 课程至少 {course.min_days} 天，计划仅 {days} 天",
                                  f"{cls.course_type} needs ≥ {course.min_days} days; the plan has {days}",
                                  field="lessons", planned=days, required=course.min_days))
-        recorded = sum(l.class_hours for l in f.lessons if l.mode == "recorded")
-        if course.max_recorded_share is not None and hours and recorded / hours > course.max_recorded_share:
-            out.append(violation("RECORDED_SHARE_EXCEEDED", "CLS-4",
-                                 f"录播课时占比 {recorded / hours:.0%}，不得超过 {course.max_recorded_share:.0%}",
-                                 f"Recorded hours are {recorded / hours:.0%}, above {course.max_recorded_share:.0%}",
-                                 field="lessons", recorded=recorded, total=hours))
+        share = recorded_share_problem(f.lessons, course)
+        if share is not None:
+            out.append(share)
+        out.extend(packages.plan_problems(f.packages))  # course packages still published, hours within
         ordered = sorted(f.lessons, key=lambda l: l.starts_at)
         for a, b in zip(ordered, ordered[1:]):
             if b.starts_at < a.ends_at:

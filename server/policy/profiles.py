@@ -108,6 +108,8 @@ class CourseRule:
     graduate_window_years: int = 0  # REG-3: graduates qualify in their graduation year or within N years
     business_age_max_months: int = 0  # REG-3: business registered less than N months before the class
     plan_credit_hours: int = 0  # EXAM-2 (Beijing): a passed business plan counts N class-hours
+    # SUB-1 (Beijing +1000): an online shop qualifies with at least this monthly turnover; None: not a criterion
+    success_shop_min_monthly_sales_cny: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,6 +121,7 @@ class CourseRule:
             "success_uplift_ratio": self.success_uplift_ratio, "success_bonus_cny": self.success_bonus_cny,
             "audience": list(self.audience), "graduate_window_years": self.graduate_window_years,
             "business_age_max_months": self.business_age_max_months, "plan_credit_hours": self.plan_credit_hours,
+            "success_shop_min_monthly_sales_cny": self.success_shop_min_monthly_sales_cny,
         }
 
 
@@ -200,6 +203,8 @@ class PolicyProfile:
     roll_call_share: float | None = None  # ATT-8 (Baotou ≥ 50 % of the class …)
     roll_call_every_days: int | None = None  # ATT-8 (… at least once every 2 days)
     advance_payment_share: float | None = None  # SUB-4 (Baotou 20 % after the online part)
+    success_min_months: int = 6  # SUB-1: the trainee's business has run at least N months for a supplement
+    exam_pass_mark: int = 60  # EXAM-1: pass mark in % of a paper's points (the seeds set none; 60 is customary)
 
     def course(self, course_type: str) -> CourseRule:
         """The region's rule for a course type; :class:`UnknownCourseType` if it does not run it (CLS-5)."""
@@ -264,7 +269,8 @@ class PolicyProfile:
             "recording_retention_years": self.recording_retention_years,
             "supervisor_spot_check_share": self.supervisor_spot_check_share,
             "roll_call_share": self.roll_call_share, "roll_call_every_days": self.roll_call_every_days,
-            "advance_payment_share": self.advance_payment_share,
+            "advance_payment_share": self.advance_payment_share, "success_min_months": self.success_min_months,
+            "exam_pass_mark": self.exam_pass_mark,
             "public_disclosure_workdays": self.public_disclosure_workdays,
             "one_subsidised_training_per_year": self.one_subsidised_training_per_year,
             "no_repeat_program": self.no_repeat_program,
@@ -380,7 +386,7 @@ class _Table:
 _COURSE_KEYS = ("name_zh", "name_en", "cert_code", "class_cap", "min_class_hours", "min_days",
                 "lecturer_certificate_kinds", "max_recorded_share", "subsidy_cny", "subsidy_tiers",
                 "success_uplift_ratio", "success_bonus_cny", "audience", "graduate_window_years",
-                "business_age_max_months", "plan_credit_hours")
+                "business_age_max_months", "plan_credit_hours", "success_shop_min_monthly_sales_cny")
 _CERT_KEYS = ("kind", "pattern", "serial_scope", "issuer_zh")
 _PROFILE_KEYS = ("key", "name_zh", "name_en", "province_code", "region_code", "approval_chain",
                  "submission_lead_workdays", "class_hour_minutes", "min_lecturers", "requires_teaching_lead",
@@ -389,7 +395,8 @@ _PROFILE_KEYS = ("key", "name_zh", "name_en", "province_code", "region_code", "a
                  "max_absence_class_hours", "absence_limit_courses", "absence_min_study_share",
                  "replay_counts_as_study",
                  "recording_retention_years", "supervisor_spot_check_share", "roll_call_share",
-                 "roll_call_every_days", "advance_payment_share", "public_disclosure_workdays",
+                 "roll_call_every_days", "advance_payment_share", "success_min_months", "exam_pass_mark",
+                 "public_disclosure_workdays",
                  "one_subsidised_training_per_year", "no_repeat_program", "courses", "certificate")
 
 
@@ -424,6 +431,8 @@ def _read_course(path: Path, course_type: str, data: Any) -> CourseRule:
         graduate_window_years=t.integer("graduate_window_years", minimum=0, required=False, default=0),
         business_age_max_months=t.integer("business_age_max_months", minimum=0, required=False, default=0),
         plan_credit_hours=t.integer("plan_credit_hours", minimum=0, required=False, default=0),
+        success_shop_min_monthly_sales_cny=t.integer("success_shop_min_monthly_sales_cny", minimum=0,
+                                                     required=False),
     )
     if rule.subsidy_cny is not None and rule.subsidy_tiers:
         t.fail("subsidy_tiers", "set either subsidy_cny or subsidy_tiers, not both")
@@ -516,6 +525,8 @@ def load_profile_file(path: Path) -> PolicyProfile:
         roll_call_share=t.share("roll_call_share", required=False),
         roll_call_every_days=t.integer("roll_call_every_days", minimum=1, required=False),
         advance_payment_share=t.share("advance_payment_share", required=False),
+        success_min_months=t.integer("success_min_months", minimum=1, required=False, default=6),
+        exam_pass_mark=t.integer("exam_pass_mark", minimum=1, required=False, default=60),
         public_disclosure_workdays=t.integer("public_disclosure_workdays", minimum=1),
         one_subsidised_training_per_year=t.flag("one_subsidised_training_per_year"),
         no_repeat_program=t.flag("no_repeat_program"),
@@ -527,6 +538,8 @@ def load_profile_file(path: Path) -> PolicyProfile:
         t.fail("region_code", f"{profile.region_code!r} does not lie in province {province!r}")
     if profile.assistant_min_students > profile.assistant_max_students:
         t.fail("assistant_min_students", "exceeds assistant_max_students")
+    if profile.exam_pass_mark > 100:
+        t.fail("exam_pass_mark", f"is a percentage of the paper (1–100), got {profile.exam_pass_mark}")
     if (profile.roll_call_share is None) != (profile.roll_call_every_days is None):
         t.fail("roll_call_every_days", "set roll_call_share and roll_call_every_days together, or neither")
     if profile.max_absences is None:

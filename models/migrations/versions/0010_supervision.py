@@ -6,6 +6,7 @@ Revises: 0009
 from alembic import op
 import sqlalchemy as sa
 import models.base
+from models.migrations.helpers import fk as _fk, index as _index
 
 revision = "0010"
 down_revision = "0009"
@@ -13,15 +14,6 @@ branch_labels = None
 depends_on = None
 
 T = models.base.UTCDateTime
-
-
-def _fk(table, col, ref):
-    return sa.ForeignKeyConstraint([col], [f"{ref}.id"], name=op.f(f"fk_{table}_{col}_{ref}"))
-
-
-def _index(table, *cols, unique=False, name=None):
-    with op.batch_alter_table(table, schema=None) as batch_op:
-        batch_op.create_index(name or batch_op.f(f"ix_{table}_{cols[0]}"), list(cols), unique=unique)
 
 
 def upgrade() -> None:

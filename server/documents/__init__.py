@@ -1,0 +1,1 @@
+"""Printable documents (PDF/XLSX): certificates, attendance reports, score sheets, rosters, archives."""
