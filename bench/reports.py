@@ -14,7 +14,11 @@ Timed, each the median of ``--repeat`` runs, one process:
 * **PDF** and **XLSX** — rendering that data (ReportLab with the CJK font and two charts; openpyxl
   with two native charts);
 * **generate all** — ``reportjob.generate_reports``: both attendance documents and both score-sheet
-  documents, encrypted and stored, in one transaction (what the automatic job does per class).
+  documents, encrypted and stored, in one transaction (what the automatic job does per class);
+* **eligibility** — ``outcomes.eligibility.class_eligibility`` (EXAM-3/CLS-7: the same logs plus plan
+  verdicts and exam attempts), what a certificate issue or a subsidy roster reads once per request;
+  and **one student's** verdict (``student_eligibility``: only their own and staff's events are read),
+  what a student's own page and the exam's CLS-7 bar at start read.
 
     python -m bench.reports [--quick] [--lessons N] [--repeat R]
 
@@ -137,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     from server.documents.attendancedata import attendance_report
     from server.documents.fonts import cjk_font
     from server.export import Column, to_csv
+    from server.outcomes.eligibility import class_eligibility, student_eligibility
     from server.services import Services
 
     with tempfile.TemporaryDirectory(prefix="qihang-bench-reports-") as tmp:
@@ -158,6 +163,14 @@ def main(argv: list[str] | None = None) -> int:
             with svc.db.session() as s:
                 return attendance_report(s, cid, svc.profiles, now)
 
+        def eligible():
+            with svc.db.session() as s:
+                return class_eligibility(s, cid, svc.profiles, now)
+
+        def eligible_one():
+            with svc.db.session() as s:
+                return student_eligibility(s, cid, one, svc.profiles, now)
+
         def generate_all():
             with svc.db.session() as s:
                 return [d.size for d in reportjob.generate_reports(s, svc, s.get(TrainingClass, cid), now, None)]
@@ -169,12 +182,19 @@ def main(argv: list[str] | None = None) -> int:
         pdf_s, pdf = _median(lambda: attendancepdf.render(report), repeat, cpu, "pdf_render")
         xlsx_s, xlsx = _median(lambda: workbook.attendance_xlsx(report), repeat, cpu, "xlsx_render")
         all_s, sizes = _median(generate_all, repeat, cpu, "generate_all")
+        elig_s, verdicts = _median(eligible, repeat, cpu, "eligibility")
+        one = verdicts[0].student_id
+        one_s, _ = _median(eligible_one, repeat, cpu, "eligibility_one_student")
     result = {"bench": "reports", "students": STUDENTS, "lessons": lessons, "events": events, "repeat": repeat,
               "seed_s": round(seed_s, 2), "baseline_csv_s": round(csv_s, 3), "report_data_s": round(data_s, 3),
               "pdf_render_s": round(pdf_s, 3), "xlsx_render_s": round(xlsx_s, 3), "generate_all_s": round(all_s, 3),
               "attendance_pdf_plus_xlsx_s": round(data_s + pdf_s + xlsx_s, 3),
               "ratio_attendance_docs_vs_csv": round((data_s + pdf_s + xlsx_s) / csv_s, 2),
               "ratio_generate_all_vs_csv": round(all_s / csv_s, 2),
+              "eligibility_s": round(elig_s, 3), "ratio_eligibility_vs_csv": round(elig_s / csv_s, 2),
+              "eligible_students": sum(v.eligible for v in verdicts),
+              "eligibility_one_student_s": round(one_s, 3),
+              "ratio_one_student_vs_class_eligibility": round(one_s / elig_s, 3),
               "cpu_s": cpu, "cpu_ratio_generate_all_vs_csv": round(cpu["generate_all"] / cpu["baseline_csv"], 2),
               "cpu_ratio_attendance_docs_vs_csv": round(
                   (cpu["report_data"] + cpu["pdf_render"] + cpu["xlsx_render"]) / cpu["baseline_csv"], 2),

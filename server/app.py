@@ -68,6 +68,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
+    async def exam_worker(_request: Request):
+        """EXAM-1: the exam page's service worker, from the root so that its scope can be /exam."""
+        return FileResponse(CLIENT_DIR / "static" / "exam-sw.js", media_type="text/javascript",
+                            headers={"Cache-Control": "no-cache"})
+
     def page(name: str):
         async def serve(_request: Request):
             return FileResponse(CLIENT_DIR / name, headers={"Cache-Control": "no-cache"})
@@ -126,6 +131,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         WebSocketRoute("/ws/lessons/{lesson_id:int}", lesson_socket),
         Route("/openapi.json", openapi),
         Route("/healthz", healthz),
+        Route("/exam-sw.js", exam_worker),
         *[Route(path, page(name)) for path, name in PAGES.items()],
         Mount("/static", StaticFiles(directory=CLIENT_DIR / "static"), name="static"),
     ]

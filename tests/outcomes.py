@@ -14,7 +14,7 @@ def everyone_eligible(monkeypatch, ineligible: set[int] = frozenset()) -> None:
     credited hours are the class's scheduled hours."""
     from server.outcomes import eligibility as mod
 
-    def fake(s, class_id, profiles, now):
+    def fake(s, class_id, profiles, now, students=None):
         hours = sum(s.scalars(select(Lesson.class_hours).where(Lesson.class_id == class_id)))
         rows = s.execute(select(Enrolment.student_user_id, StudentProfile.real_name)
                          .outerjoin(StudentProfile, StudentProfile.user_id == Enrolment.student_user_id)
@@ -22,6 +22,8 @@ def everyone_eligible(monkeypatch, ineligible: set[int] = frozenset()) -> None:
                          .order_by(Enrolment.student_user_id)).all()
         out = []
         for uid, name in rows:
+            if students is not None and uid not in students:
+                continue
             short = (mod.Shortfall("ATT-4", "ATTENDANCE_LOW", "出勤率 50.0%，低于 80.0%", "Attendance 50.0%, below 80.0%",
                                    {"attendance_rate": 0.5, "threshold": 0.8}),) if uid in ineligible else ()
             out.append(mod.StudentEligibility(uid, name or "", not short, short, {"attendance_rate": 0.5}, hours, hours))

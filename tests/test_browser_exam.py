@@ -1,7 +1,7 @@
 """The timed final exam on a phone in real headless Chromium (EXAM-1): a student starts the exam from
 /exam, answers, loses the connection mid-exam (answers wait in localStorage as "未同步 pending", the
 offline banner shows, submitting is refused), reloads the page still without a connection (the
-pending answers come back from localStorage), answers more, comes back online: every queued answer
+exam page's service worker serves the page, the pending answers come back from localStorage), answers more, comes back online: every queued answer
 is flushed and the database holds each one with its right response; the student submits and sees
 "awaiting grading", then the graded score. A second student's time runs out and the page shows the
 server's automatic submission. Every request stays on 127.0.0.1 (PLAT-2).
@@ -135,6 +135,8 @@ def test_exam1_phone_exam_survives_a_dropped_connection_and_a_reload_then_submit
                     _answer(page, q, r)
                     _save_state(page, q["id"], "saved")
 
+                # the page's service worker holds the page itself for an offline reload
+                page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT)
                 # the connection drops: answers stay on the phone, marked pending, and the banner says so
                 page.route("**/api/**", lambda route: route.abort("internetdisconnected"))
                 ctx.set_offline(True)
@@ -151,8 +153,7 @@ def test_exam1_phone_exam_survives_a_dropped_connection_and_a_reload_then_submit
                 page.tap("#confirm-ok")
                 page.wait_for_selector("#submit-error[data-code=EXAM_UNSYNCED]:not([hidden])", timeout=WAIT)
 
-                # a reload with the server still out of reach (the page itself loads, the API does not)
-                ctx.set_offline(False)
+                # a reload with no network at all: the service worker serves the page, the API stays out of reach
                 page.reload()
                 page.wait_for_selector("#exam:not([hidden]) .question", timeout=WAIT)
                 page.wait_for_selector("#net-banner[data-state=offline]:not([hidden])", timeout=WAIT)
@@ -170,7 +171,6 @@ def test_exam1_phone_exam_survives_a_dropped_connection_and_a_reload_then_submit
                 assert _saved(svc, attempt_id).keys() == {q["id"] for q, _ in online}  # nothing else got through
 
                 # back online: the queue is flushed, every question shows 已保存
-                ctx.set_offline(True)
                 page.unroute("**/api/**")
                 ctx.set_offline(False)
                 page.wait_for_selector('#exam[data-pending="0"]', timeout=WAIT)

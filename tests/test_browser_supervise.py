@@ -42,6 +42,11 @@ def test_sup1_sup4_dashboard_lists_the_live_class_exports_the_roster_and_enters_
                 rows = list(csv.reader(io.StringIO(dl.value.path().read_text(encoding="utf-8-sig"))))
                 assert len(rows) == 1 + len(roster) and dl.value.suggested_filename.endswith(".csv")
                 assert not any(w.mobiles[s["id"]] in ",".join(r) for r in rows for s in roster)
+                # EXAM-3 and SUB-1 tabs read their own endpoints when opened: one row per student
+                for tab in ("eligibility", "subsidy"):
+                    page.click(f"[data-testid=tab-{tab}]")
+                    table = page.wait_for_selector(f"[data-testid=panel-{tab}] table[data-testid={tab}]")
+                    assert len(table.query_selector_all("tbody tr")) == len(roster), tab
                 # one click: a spectator link, in a new tab, opens the room hidden
                 with ctx.expect_page() as opened:
                     page.click(f'[data-testid=spectate][data-lesson-id="{detail["lesson_id"]}"]')

@@ -306,7 +306,11 @@ def _issued_world(svc, app):
     with svc.db.session() as s:
         sid = s.scalars(select(Enrolment.student_user_id).where(Enrolment.class_id == cid)).one()
     cert = issue(w, cid, [sid])[0]
-    return {"w": w, "sid": sid, "cert": cert, "mobile": w.mobiles[sid]}
+    other = w.ready_class("alpha", start=svc.today() + timedelta(days=21), students=1, course="SYB", days=7)
+    with svc.db.session() as s:
+        pending = s.scalars(select(Enrolment.student_user_id).where(Enrolment.class_id == other)).one()
+    return {"w": w, "sid": sid, "cert": cert, "mobile": w.mobiles[sid], "pending_class": other,
+            "pending_mobile": w.mobiles[pending]}
 
 
 @pytest.mark.browser
@@ -348,5 +352,15 @@ def test_cert1_student_downloads_from_the_phone_page_and_the_verify_page_checks_
                 page.set_input_files("#pdf-file", str(path))
                 page.click("#pdf-submit")
                 expect(page.locator("#pdf-result")).to_have_attribute("data-status", status)
+            # EXAM-3: a student still in training sees, per class, what the certificate still needs
+            page.evaluate("sessionStorage.clear(); localStorage.clear()")
+            page.goto(f"{base}/login?u={built['pending_mobile']}&next=/my-certificates")
+            page.fill("#password", PASSWORD)
+            page.click("#login-submit")
+            page.wait_for_url(lambda url: "/my-certificates" in url)
+            row = page.locator(f"#my-progress li[data-class-id='{built['pending_class']}']")
+            expect(row).to_have_attribute("data-eligible", "false")
+            for rule in ("ATT-3", "ATT-4", "EXAM-2", "EXAM-1"):
+                expect(row.locator(f"li[data-rule='{rule}']")).to_have_count(1)
             browser.close()
         assert errors == [] and outside == []

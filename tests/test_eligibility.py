@@ -10,7 +10,7 @@ import pytest
 from models.coursework import BusinessPlan
 from models.exams import ExamAttempt, ExamPaper
 from server.live import eventlog
-from server.outcomes.eligibility import class_eligibility
+from server.outcomes.eligibility import class_eligibility, student_eligibility
 from tests.world import ok
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)
@@ -158,3 +158,12 @@ def test_exam3_the_api_lists_verdicts_for_staff_and_supervisors_and_a_student_se
     assert w.client.get(f"/api/classes/{cid}/eligibility", headers=w.h("beta_admin")).status_code == 404
     assert w.client.get("/api/me/classes/999999/eligibility", headers=w.h(me)).status_code == 404
 
+
+
+def test_exam3_one_students_verdict_read_from_their_own_events_equals_the_class_verdict(svc, taught):
+    """A narrowed roster reads only its students' (and staff's) events: the figures must not change."""
+    with svc.db.session() as s:
+        whole = {v.student_id: v for v in class_eligibility(s, taught["class_id"], svc.profiles, taught["now"])}
+        for sid, v in whole.items():
+            assert student_eligibility(s, taught["class_id"], sid, svc.profiles, taught["now"]) == v
+        assert student_eligibility(s, taught["class_id"], 987654, svc.profiles, taught["now"]) is None

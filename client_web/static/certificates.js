@@ -54,6 +54,26 @@ function item(cert) {
     box);
 }
 
+/** EXAM-3: for each class without a certificate yet, what is met and what is still missing. */
+async function showProgress(certified) {
+  const classes = (await get("/api/classes")).items.filter((c) => !certified.has(c.id));
+  if (!classes.length) return;
+  const list = $("my-progress");
+  list.innerHTML = "";
+  for (const c of classes) {
+    const v = await get(`/api/me/classes/${c.id}/eligibility`);
+    const f = v.figures;
+    list.append(h("li", { class: "card", "data-class-id": c.id, "data-eligible": String(v.eligible) },
+      h("h3", {}, c.name, " ", h("span", { class: `badge ${v.eligible ? "status-open" : ""}` },
+        ...(v.eligible ? bi("已满足", "All met") : bi("尚未满足", "Not yet")))),
+      h("p", { class: "muted" }, `已上 ${f.lessons_held}/${f.lessons_total} 课次`,
+        h("small", { class: "en" }, ` ${f.lessons_held} of ${f.lessons_total} lessons held; figures so far`)),
+      v.shortfalls.length ? h("ul", {}, ...v.shortfalls.map((x) =>
+        h("li", { "data-rule": x.rule }, `[${x.rule}] ${x.message_zh}`, h("small", { class: "en" }, ` ${x.message_en}`)))) : null));
+  }
+  $("progress-card").hidden = false;
+}
+
 async function main() {
   const user = await requireLogin(["student"]);
   renderTopbar(user, "/my-certificates");
@@ -64,9 +84,10 @@ async function main() {
     if (!data.certificates.length) {
       list.append(h("li", { class: "empty" }, ...bi("您还没有证书。培训结业并考核合格后，由培训机构发放。",
         "No certificate yet: the institution issues it after the class ends and you pass.")));
-      return;
+    } else {
+      list.append(...data.certificates.map(item));
     }
-    list.append(...data.certificates.map(item));
+    await showProgress(new Set(data.certificates.map((c) => c.class_id)));
   } catch (err) {
     list.innerHTML = "";
     showError($("page-error"), err);

@@ -605,6 +605,8 @@ async function whoAmI() {
 
 async function init() {
   if (!getToken()) { goLogin(); return; }
+  // the page itself survives a reload without network (static/exam-sw.js); answers wait in localStorage
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/exam-sw.js", { scope: "/exam" }).catch(() => {});
   window.addEventListener("online", backOnline);
   window.addEventListener("offline", paintTotals);
   document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible" && pendingCount()) flush(); });

@@ -16,7 +16,15 @@ const state = { me: null, classes: null, detail: null, classId: null, tab: "rost
 const TABS = [
   ["roster", "花名册", "Roster"], ["teachers", "师资与证书", "Teachers"], ["lessons", "课表与进度", "Schedule & progress"],
   ["attendance", "考勤", "Attendance"], ["exams", "考试", "Exams"], ["certificates", "证书", "Certificates"],
+  ["eligibility", "结业资格", "Eligibility"], ["subsidy", "补贴花名册", "Subsidy roster"],
 ];
+// Tabs read from their own endpoints when opened (they judge the whole course: a second or two).
+const LAZY_TABS = {
+  eligibility: { path: (id) => `/api/classes/${id}/eligibility`, zh: "结业资格（EXAM-3、CLS-7）",
+    en: "Certificate eligibility: live time, attendance, plan, exam, absences", empty: ["暂无学员", "No students"] },
+  subsidy: { path: (id) => `/api/classes/${id}/subsidy/roster`, zh: "补贴花名册（SUB-1、REG-4）",
+    en: "Subsidy roster: amounts, supplements, duplicates", empty: ["暂无学员", "No students"] },
+};
 const LESSON_STATUS_CLASS = { planned: "", live: "live", in_progress: "live", done: "ok", not_held: "bad", cancelled: "muted" };
 
 // ---------------------------------------------------------------- cells and tables
@@ -271,6 +279,13 @@ function renderTab() {
         h("a", { href: r.timeline_url, target: "_blank" }, "查看", h("small", { class: "en" }, "Open")) }] }),
       panelHead("按课次", "Per lesson", `${base}/attendance?view=lessons`, "attendance-lessons"),
       table(a.lessons, { testid: "attendance-lessons" })];
+  } else if (LAZY_TABS[state.tab]) {
+    const tab = state.tab, spec = LAZY_TABS[tab], path = spec.path(d.class.id);
+    const slot = h("div", {}, h("p", { class: "empty" }, "加载中… Loading…"));
+    body = [panelHead(spec.zh, spec.en, path, tab), slot];
+    get(path).then((data) => {
+      if (state.tab === tab && state.detail === d) slot.replaceChildren(table(data, { testid: tab, empty: spec.empty }));
+    }).catch((err) => { if (err instanceof ApiFailure) { slot.replaceChildren(); showError($("detail-error"), err); } else throw err; });
   } else {
     const part = d[state.tab];
     body = [h("h3", {}, ...(state.tab === "exams" ? bi("考试内容与成绩", "Exam contents and results (SUP-3)") : bi("已发证书", "Certificates issued"))),

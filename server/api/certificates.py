@@ -213,8 +213,9 @@ def my_certificates(ctx: Ctx):
     rows = ctx.s.scalars(select(Certificate).where(Certificate.student_user_id == ctx.user.id)
                          .order_by(Certificate.issued_at.desc(), Certificate.id.desc()))
     return {"certificates": [{
-        "id": c.id, "number": c.number, "course_type": c.course_type, "course_name": c.course_name,
-        "class_hours": c.class_hours, "start_date": c.start_date.isoformat(), "end_date": c.end_date.isoformat(),
+        "id": c.id, "number": c.number, "class_id": c.class_id, "course_type": c.course_type,
+        "course_name": c.course_name, "class_hours": c.class_hours, "start_date": c.start_date.isoformat(),
+        "end_date": c.end_date.isoformat(),
         "institution_name": c.institution_name, "issued_on": c.issued_at.astimezone(CHINA_TZ).date().isoformat(),
         "status": c.status,
         "revoked_on": c.revoked_at.astimezone(CHINA_TZ).date().isoformat() if c.revoked_at else None,

@@ -66,7 +66,7 @@ def eligibility(ctx: Ctx, query: EligibilityQuery, class_id: int):
     if query.format == "json":
         return {"class_id": cls.id, "profile": cls.profile, "course_type": cls.course_type, "final": final,
                 "eligible": sum(v.eligible for v in verdicts), "total": len(verdicts),
-                "columns": columns_json(COLUMNS), "items": [v.as_dict() for v in verdicts]}
+                "columns": columns_json(COLUMNS), "items": [dict(v.as_dict(), **_flat(v)) for v in verdicts]}
     data, media_type = render([_flat(v) for v in verdicts], COLUMNS, query.format, title="结业资格")
     ctx.audit("eligibility.export", target_type="class", target_id=cls.id, institution_id=cls.institution_id,
               region_code=cls.district_code, format=query.format, rows=len(verdicts), rule="PLAT-3")

@@ -83,7 +83,9 @@ def load(session: Session, class_id: int, profiles: Mapping, now: datetime,
             facts = LessonFacts(lesson.id, starts, ends, lesson.class_hours, lesson.mode)
             figures.lessons.append(HeldLesson(lesson, starts, None, facts))
             continue
-        events = eventlog.events(session, lesson.id, limit=None)
+        # a narrowed roster reads only its own students' events (and staff's): one student's figures
+        # (their exam bar, their own page) then cost a fraction of the whole class's log
+        events = eventlog.events(session, lesson.id, limit=None, students=ids if students is not None else None)
         live_events = [ev for ev in events if ev.kind not in REPLAY_KINDS]
         last = live_events[-1].at if live_events else ends
         # ATT-6: an offline lesson's attendance comes from its sign-ins (server/attendance/offline.py)

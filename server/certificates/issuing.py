@@ -75,7 +75,8 @@ def issue(s: Session, *, cls: TrainingClass, student_ids: list[int], issuer: Use
         raise ApiError("CERT_ALREADY_ISSUED", "所列学员已领取本班期证书", "Some students already hold this class's certificate",
                        field="student_ids", status=409, rule="CERT-1", details={"student_ids": sorted(already)})
     facts = class_facts(s, cls)
-    verdicts = {v.student_id: v for v in eligibility.class_eligibility(s, cls.id, {profile.key: profile}, now)}
+    verdicts = {v.student_id: v for v in eligibility.class_eligibility(s, cls.id, {profile.key: profile}, now,
+                                                                       students=student_ids)}
     refused = [{"student_id": sid, "eligible": False,
                 "rules": [x.rule for x in verdicts[sid].shortfalls] if sid in verdicts else ["EXAM-3"],
                 "shortfalls": [x.as_dict() for x in verdicts[sid].shortfalls] if sid in verdicts else []}

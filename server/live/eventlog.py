@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -109,13 +109,19 @@ def append(session: Session, lesson_id: int, kind: str, *, user_id: int | None =
 
 
 def events(session: Session, lesson_id: int, *, after_id: int | None = None,
-           kinds: Iterable[str] | None = None, limit: int | None = DEFAULT_LIMIT) -> list[LessonEvent]:
+           kinds: Iterable[str] | None = None, limit: int | None = DEFAULT_LIMIT,
+           students: Iterable[int] | None = None) -> list[LessonEvent]:
     """A lesson's events in log order (by id), optionally after an id (catch-up) and of some kinds.
 
     ``limit=None`` reads everything (presence needs the whole join/leave history: pass
-    ``kinds=PRESENCE_KINDS`` to keep that read small).
+    ``kinds=PRESENCE_KINDS`` to keep that read small). ``students`` keeps, of the students' events,
+    only those listed ones' — with every staff and system event — which is all one student's
+    attendance depends on, at a fraction of a whole class's log.
     """
     q = select(LessonEvent).where(LessonEvent.lesson_id == lesson_id)
+    if students is not None:
+        q = q.where(or_(LessonEvent.role.is_(None), LessonEvent.role != "student",
+                        LessonEvent.user_id.in_(list(students))))
     if after_id is not None:
         q = q.where(LessonEvent.id > after_id)
     if kinds is not None:

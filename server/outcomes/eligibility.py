@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -90,9 +90,11 @@ def _exam_results(s: Session, class_id: int) -> dict[int, _Exam]:
     return out
 
 
-def class_eligibility(s: Session, class_id: int, profiles: Mapping, now: datetime) -> list[StudentEligibility]:
-    """Every enrolled student's verdict under the class's profile, in roster (name) order."""
-    figures = load(s, class_id, profiles, now)
+def class_eligibility(s: Session, class_id: int, profiles: Mapping, now: datetime,
+                      students: Iterable[int] | None = None) -> list[StudentEligibility]:
+    """Every enrolled student's verdict under the class's profile, in roster (name) order; ``students``
+    narrows it to those (reading only their events: a certificate for two costs two students' logs)."""
+    figures = load(s, class_id, profiles, now, students=students)
     return _judge(s, figures, profiles)
 
 
