@@ -49,7 +49,8 @@ PAGES = {"/": "index.html", "/login": "login.html", "/planner": "planner.html", 
          "/exam": "exam.html",  # EXAM-1: the timed final exam on the phone
          "/coursework": "coursework.html",  # LIVE-7 homework, EXAM-2 business plans
          "/my-certificates": "certificates.html",  # CERT-1: a student's certificates to download
-         "/disclosure": "disclosure.html"}  # SUB-3: public subsidy disclosure (no login)
+         "/disclosure": "disclosure.html",  # SUB-3: public subsidy disclosure (no login)
+         "/subsidy": "subsidy.html"}  # SUB-1..4: an institution's subsidy claim
 
 
 def all_endpoints() -> list:

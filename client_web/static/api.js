@@ -152,7 +152,7 @@ export function renderTopbar(user, active) {
   if (!bar) return;
   bar.innerHTML = "";
   const links = [["/", "我的主页", "Home"]];
-  if (user.role === "institution_admin") links.push(["/planner", "开班计划", "Planner"]);
+  if (user.role === "institution_admin") links.push(["/planner", "开班计划", "Planner"], ["/subsidy", "补贴申报", "Subsidy"]);
   if (user.role === "supervisor") links.push(["/review", "班期审核", "Review"]);
   if (["supervisor", "platform_admin", "institution_admin"].includes(user.role)) links.push(["/supervise", "监管看板", "Dashboard"]);  // SUP-1/2/3
   links.push(["/leave", "请假", "Leave"]);  // CLS-7/CLS-8

@@ -25,6 +25,7 @@ async function main() {
   const links = document.getElementById("role-links");
   if (me.role === "institution_admin") {
     links.append(h("a", { class: "button", href: "/planner", id: "link-planner" }, ...bi("开班计划", "Class planner")));
+    links.append(h("a", { class: "button secondary", href: "/subsidy", id: "link-subsidy" }, ...bi("补贴申报", "Subsidy claim")));
   }
   if (me.role === "supervisor") {
     links.append(h("a", { class: "button", href: "/review", id: "link-review" }, ...bi("班期审核", "Class review")));

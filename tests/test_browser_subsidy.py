@@ -1,0 +1,81 @@
+"""SUB-1…3 in headless Chromium: an institution admin opens /subsidy for a finished class, reads the roster
+(amounts under the Hohhot profile, the reason for every 0), saves the bank account and submits the claim;
+the public /disclosure page then lists the claimed students with names, ID numbers and phones masked.
+Eligibility itself (EXAM-3) is granted here (tests/outcomes.py); tests/test_course_outcomes.py runs it."""
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from models import Enrolment, TrainingClass
+from tests.outcomes import everyone_eligible
+
+pytestmark = pytest.mark.browser
+
+
+def _finished_class(svc, app):
+    """A finished SYB class of three at alpha; the third student is not eligible."""
+    from tests.appserver import region_world
+    w = region_world(svc, app)
+    cid = w.ready_class("alpha", start=svc.today() + timedelta(days=21), students=3, course="SYB", days=7)
+    with svc.db.session() as s:
+        s.get(TrainingClass, cid).status = "finished"
+        sids = sorted(s.scalars(select(Enrolment.student_user_id).where(Enrolment.class_id == cid)))
+    return {"w": w, "cid": cid, "sids": sids}
+
+
+def test_sub1_sub3_the_institution_submits_the_claim_and_the_public_list_is_masked(tmp_path, monkeypatch):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.appserver import CHROMIUM, serve
+    from tests.world import PASSWORD
+    holder: dict = {}
+
+    def build(svc, app):
+        holder.update(_finished_class(svc, app))
+        everyone_eligible(monkeypatch, {holder["sids"][2]})  # the server runs in this process
+        return holder
+
+    with serve(tmp_path, build, background_jobs=False) as (base, _svc, built):
+        w, cid, sids = built["w"], built["cid"], built["sids"]
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
+            try:
+                ctx = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+                ctx.set_default_timeout(15_000)
+                page = ctx.new_page()
+                errors, outside = [], []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.on("dialog", lambda d: d.accept())
+                page.on("request", lambda r: outside.append(r.url) if urlsplit(r.url).hostname not in
+                        (None, "127.0.0.1") and urlsplit(r.url).scheme not in ("data", "blob") else None)
+                page.goto(f"{base}/login?u=alpha_admin&next=/subsidy?class={cid}")
+                page.fill("#password", PASSWORD)
+                page.click("#login-submit")
+                page.wait_for_url(lambda url: "/subsidy" in url)
+                for sid, claimed in ((sids[0], "true"), (sids[1], "true"), (sids[2], "false")):
+                    expect(page.locator(f"[data-testid=subsidy-roster] tr[data-student-id='{sid}']")).to_have_attribute(
+                        "data-claimed", claimed)
+                expect(page.locator("[data-testid=roster-totals]")).to_contain_text("2,400 元")  # 2 × 1200 (SUB-1)
+                page.fill("#bank-account-name", "呼和浩特市阿尔法职业培训学校")
+                page.fill("#bank-name", "中国银行呼和浩特分行")
+                page.fill("#bank-number", "6217 0000 1234 5678")
+                page.click("#bank-submit")
+                expect(page.locator("#claim-state")).to_contain_text("收款账户已保存")
+                page.click("[data-testid=claim-submit]")
+                expect(page.locator("[data-testid=claim-submitted]")).to_contain_text("2,400 元")
+                page.click("[data-testid=disclosure-link]")
+                page.wait_for_url(lambda url: "/disclosure?t=" in url)
+                rows = page.locator("[data-testid=disclosure-rows] tbody tr")
+                expect(rows).to_have_count(2)
+                text = page.inner_text("[data-testid=disclosure-rows]")
+                for sid in sids:  # SUB-3: no whole phone number on the public page
+                    assert w.mobiles[sid] not in text
+                assert w.mobiles[sids[0]][:3] + "****" + w.mobiles[sids[0]][-4:] in text
+            finally:
+                browser.close()
+        assert errors == [] and outside == []
