@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,31 +21,16 @@ from models.sealkeys import SealKey
 from recorder.signing import load_platform_key
 from server.certificates import issuing, pdfcheck, sealkeys
 from tests.outcomes import everyone_eligible
+from tests.test_certificates import NOW, START, finish, finished_town
 from tests.world import DISTRICT, err, ok
 
-NOW = datetime(2023, 2, 6, 2, 0, tzinfo=timezone.utc)
-START = date(2023, 3, 6)
 HAVE_POPPLER = shutil.which("pdftoppm") is not None and shutil.which("pdftotext") is not None
-
-
-def finish(svc, cid: int) -> None:
-    with svc.db.session() as s:
-        s.get(TrainingClass, cid).status = "finished"
 
 
 @pytest.fixture
 def town(world, clock, svc, monkeypatch):
     """A finished WLC class of two at alpha (district 150104); beta exists too."""
-    everyone_eligible(monkeypatch)  # EXAM-3 itself: tests/test_eligibility.py, test_course_outcomes.py
-    clock.set(NOW)
-    w = world
-    w.institution("alpha")
-    w.institution("beta")
-    cid = w.ready_class("alpha", start=START, students=2, course="WLC", days=5)
-    finish(svc, cid)
-    with svc.db.session() as s:
-        students = sorted(e.student_user_id for e in s.scalars(select(Enrolment).where(Enrolment.class_id == cid)))
-    return {"w": w, "cid": cid, "students": students}
+    return finished_town(world, clock, svc, monkeypatch, 2)
 
 
 def issue(w, cid, ids, who="alpha_admin"):
@@ -68,7 +52,7 @@ def check_pdf(client, data: bytes, ctype="application/pdf"):
 def poppler_or_skip():
     if not HAVE_POPPLER:
         print("pdftoppm/pdftotext (poppler-utils) missing: PDF rendering checks skipped")
-        pytest.skip("poppler-utils (pdftoppm, pdftotext) is not installed")
+        pytest.skip(reason="poppler-utils (pdftoppm, pdftotext) is not installed (`make install-test` installs it as root)")
 
 
 def render_png(pdf: bytes, tmp_path) -> str:

@@ -27,19 +27,24 @@ def finish(svc, cid: int) -> None:
         s.get(TrainingClass, cid).status = "finished"
 
 
-@pytest.fixture
-def town(world, clock, svc, monkeypatch):
-    """Yuquan district (150104): a finished WLC class of three at alpha, a finished SYB class at beta."""
-    everyone_eligible(monkeypatch)  # EXAM-3 itself: tests/test_eligibility.py, test_course_outcomes.py
+def finished_town(w, clock, svc, monkeypatch, students: int) -> dict:
+    """Yuquan district (150104): a finished WLC class of ``students`` at alpha, whose students are all
+    eligible (EXAM-3 itself: tests/test_eligibility.py, test_course_outcomes.py); beta exists too."""
+    everyone_eligible(monkeypatch)
     clock.set(NOW)
-    w = world
     w.institution("alpha")
     w.institution("beta")
-    cid = w.ready_class("alpha", start=START, students=3, course="WLC", days=5)
+    cid = w.ready_class("alpha", start=START, students=students, course="WLC", days=5)
     finish(svc, cid)
     with svc.db.session() as s:
-        students = sorted(e.student_user_id for e in s.scalars(select(Enrolment).where(Enrolment.class_id == cid)))
-    return {"w": w, "cid": cid, "students": students}
+        ids = sorted(e.student_user_id for e in s.scalars(select(Enrolment).where(Enrolment.class_id == cid)))
+    return {"w": w, "cid": cid, "students": ids}
+
+
+@pytest.fixture
+def town(world, clock, svc, monkeypatch):
+    """A finished WLC class of three at alpha (finished_town)."""
+    return finished_town(world, clock, svc, monkeypatch, 3)
 
 
 def issue(w, cid, ids, who="alpha_admin"):
