@@ -4,7 +4,8 @@ offline banner shows, submitting is refused), reloads the page still without a c
 exam page's service worker serves the page, the pending answers come back from localStorage), answers more, comes back online: every queued answer
 is flushed and the database holds each one with its right response; the student submits and sees
 "awaiting grading", then the graded score. A second student's time runs out and the page shows the
-server's automatic submission. Every request stays on 127.0.0.1 (PLAT-2).
+server's automatic submission. Every request stays on 127.0.0.1 (PLAT-2). The connection is dropped
+for real (tests/netcut.py cuts a relay between browser and server), not only emulated in the browser.
 
 No sleeps: each step waits for an explicit DOM state (data-save, data-pending, data-state…).
 """
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from models.exams import ExamAnswer, ExamAttempt
 from tests.appserver import region_world, serve
+from tests.netcut import NetCut
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.world import auth, ok
 
@@ -112,7 +114,8 @@ def _open(browser, token: str, requests: list):
 def test_exam1_phone_exam_survives_a_dropped_connection_and_a_reload_then_submits_and_shows_the_score(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    with serve(tmp_path, _build) as (base, svc, (w, paper, students)):
+    with serve(tmp_path, _build) as (direct, svc, (w, paper, students)), NetCut(int(direct.rsplit(":", 1)[1])) as net:
+        base = net.url  # the phone reaches the server through a relay the test can cut
         sid = students[0]
         token = w.login(w.mobiles[sid])
         plan = _plan(paper)
@@ -137,8 +140,10 @@ def test_exam1_phone_exam_survives_a_dropped_connection_and_a_reload_then_submit
 
                 # the page's service worker holds the page itself for an offline reload
                 page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=WAIT)
-                # the connection drops: answers stay on the phone, marked pending, and the banner says so
-                page.route("**/api/**", lambda route: route.abort("internetdisconnected"))
+                # the connection drops (the relay is cut; the browser is told it is offline too, so
+                # navigator.onLine and the `offline` event behave as on a phone): answers stay on the
+                # phone, marked pending, and the banner says so
+                net.down()
                 ctx.set_offline(True)
                 page.wait_for_selector("#net-banner[data-state=offline]:not([hidden])", timeout=WAIT)
                 for q, r in offline:
@@ -171,7 +176,7 @@ def test_exam1_phone_exam_survives_a_dropped_connection_and_a_reload_then_submit
                 assert _saved(svc, attempt_id).keys() == {q["id"] for q, _ in online}  # nothing else got through
 
                 # back online: the queue is flushed, every question shows 已保存
-                page.unroute("**/api/**")
+                net.up()
                 ctx.set_offline(False)
                 page.wait_for_selector('#exam[data-pending="0"]', timeout=WAIT)
                 page.wait_for_selector("#net-banner[data-state=online]", state="attached", timeout=WAIT)

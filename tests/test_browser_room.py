@@ -76,6 +76,32 @@ OUTBOUND = """async () => {
 }"""
 
 
+def _on_high_layer(lec, student, timeout=20.0):
+    """Wait until ``student`` receives the lecturer's high camera layer. The widths are read again
+    on every poll: a loaded machine's encoder may scale every layer down (CPU adaptation)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got, sent = student.evaluate(STATS), lec.evaluate(OUTBOUND)
+        if sent and got["width"] == sent[0]["width"] and (len(sent) < 2 or sent[0]["width"] > sent[1]["width"]):
+            return
+        assert time.monotonic() < deadline, (got, sent)
+        time.sleep(0.3)
+
+
+def _video_stops(quiet, other, window=1.5, timeout=15.0) -> int:
+    """Wait for a window in which ``quiet``'s decoded video frames stay (nearly) flat while ``other``'s
+    go on rising; returns ``quiet``'s count. Polls rather than timing one fixed sleep: how soon the
+    switch takes effect and how many frames a loaded machine decodes both vary."""
+    deadline = time.monotonic() + timeout
+    while True:
+        q0, o0 = quiet.evaluate(STATS)["video"], other.evaluate(STATS)["video"]
+        time.sleep(window)
+        q1, o1 = quiet.evaluate(STATS)["video"], other.evaluate(STATS)["video"]
+        if q1 - q0 <= 1 and o1 - o0 >= 5:
+            return q1
+        assert time.monotonic() < deadline, ((q0, q1), (o0, o1))
+
+
 def _wait(page, script, check, timeout=20.0):
     deadline = time.monotonic() + timeout
     value = page.evaluate(script)
@@ -120,9 +146,9 @@ def test_live1_lecturer_goes_live_and_three_phone_students_watch_chat_and_raise_
             _wait(students[1], STATS, lambda v: 0 < v["width"] <= layers[1]["width"])
             # the others follow their own network (auto): on this loopback that is the high layer, back
             # within one hold time should a loaded machine have dropped a packet burst
-            _wait(students[0], STATS, lambda v: v["width"] == layers[0]["width"], timeout=20)
+            _on_high_layer(lec, students[0], timeout=20)
             students[1].click("#quality button[value=auto]")
-            _wait(students[1], STATS, lambda v: v["width"] == layers[0]["width"])
+            _on_high_layer(lec, students[1])
             # each student's attendance camera is on; the lecturer sees it in the roster and can watch it,
             # the other students never receive it
             lec.wait_for_selector("#roster-body tr[data-online=true][data-camera=true] >> nth=2")
@@ -135,16 +161,9 @@ def test_live1_lecturer_goes_live_and_three_phone_students_watch_chat_and_raise_
             # a student switches to audio only: their video stops, the others' does not (LIVE-3)
             students[2].click("#audio-only")
             students[2].wait_for_selector("#audio-only[aria-pressed=true]")
-            time.sleep(1.0)
-            before = [page.evaluate(STATS)["video"] for page in students]
-            time.sleep(2.0)
-            after = [page.evaluate(STATS)["video"] for page in students]
-            assert after[2] - before[2] <= 2 and after[0] - before[0] > 20, (before, after)
+            stopped = _video_stops(students[2], students[0])
             students[2].click("#audio-only")
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and students[2].evaluate(STATS)["video"] <= after[2] + 10:
-                time.sleep(0.3)
-            assert students[2].evaluate(STATS)["video"] > after[2] + 10  # video back after a keyframe
+            _wait(students[2], STATS, lambda v: v["video"] > stopped + 10, timeout=15)  # back after a keyframe
             # chat round trip and a raised hand reach the lecturer
             students[0].fill("#chat-input", "老师，听得很清楚")
             students[0].click("#chat-send")
@@ -163,7 +182,8 @@ def test_live1_lecturer_goes_live_and_three_phone_students_watch_chat_and_raise_
             # the lecturer takes the floor back from the roster
             lec.click(f"#roster-body tr[data-user='{lesson['student_ids'][1]}'] [data-testid=revoke]")
             students[1].wait_for_selector("#chat-list li[data-kind=floor-end]")
-            assert students[1].evaluate("Object.keys(window.qihangRoom.pubs)") == ["camera"]
+            students[1].wait_for_function("() => Object.keys(window.qihangRoom.pubs).join() === 'camera'",
+                                          timeout=10000)
         finally:
             browser.close()
     outside = {urlsplit(u).hostname for u in requests if urlsplit(u).scheme in ("http", "https", "ws", "wss")}
