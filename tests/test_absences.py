@@ -13,8 +13,8 @@ import pytest
 from server.attendance.absences import (AbsenceRules, LeaveFacts, LessonFacts, judge, occurrences_count,
                                         watched_seconds)
 from server.attendance.report import class_attendance, to_csv, to_text
-from server.live import eventlog
 from server.policy.profiles import load_profiles
+from tests.roomlog import RoomLog
 from tests.world import ok
 
 PROFILES = load_profiles()
@@ -162,14 +162,9 @@ def _teach(svc, lesson_row: dict, lecturer: int, present: list[int], replay: dic
     minutes = int((datetime.fromisoformat(lesson_row["ends_at"]) - datetime.fromisoformat(lesson_row["starts_at"]))
                   .total_seconds() // 60)
     with svc.db.session() as s:
-        def add(minute, kind, uid, role, **payload):
-            eventlog.append(s, lesson_row["id"], kind, user_id=uid, role=role, session_id=f"s{uid}", node_id="t",
-                            payload=payload, at=start + timedelta(minutes=minute))
-        add(0, "join", lecturer, "lecturer")
-        add(0, "publish", lecturer, "lecturer", slot="main")
-        for uid in present:
-            add(0, "join", uid, "student")
-            add(0, "publish", uid, "student", slot="camera")
+        log = RoomLog(s, lesson_row["id"], start)
+        add = log.add
+        log.opening(lecturer, present)
         for minute in range(1, minutes):
             for uid in present:
                 add(minute, "face_check", uid, "student", verdict="match")

@@ -15,6 +15,7 @@ from server.attendance import offline, recordedstudy
 from server.attendance.lessonattendance import REASONS
 from server.identity.photos import ProcessedImage
 from server.live import eventlog
+from tests.roomlog import RoomLog
 from tests.world import err, image, ok
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)
@@ -76,12 +77,11 @@ def teach(svc, lesson_id: int, lecturer: int, a: int, b: int, photo_id: int, sup
         minute += 0.5
     add(60, "lesson_end", lecturer, "lecturer")
     with svc.db.session() as s:
-        call = None
+        log, call = RoomLog(s, lesson_id, start), None
         for minute, kind, uid, role, payload in sorted(plan, key=lambda e: e[0]):
             if payload.get("roll_call"):
                 payload["roll_call"] = call.id
-            ev = eventlog.append(s, lesson_id, kind, user_id=uid, role=role, session_id=f"s{uid}", node_id="t",
-                                 payload=payload, at=start + timedelta(minutes=minute))
+            ev = log.add(minute, kind, uid, role, **payload)
             call = ev if kind == "roll_call" else call
 
 

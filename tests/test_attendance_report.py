@@ -10,8 +10,8 @@ import pytest
 
 from server import cli
 from server.attendance.report import UnknownClass, class_attendance
-from server.live import eventlog
 from tests.conftest import TEST_KEY
+from tests.roomlog import RoomLog
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)
 START = date(2025, 10, 13)  # lessons 08:30–11:30 Beijing = 00:30–03:30 UTC
@@ -37,14 +37,9 @@ def taught(world, client, clock, svc):
         return LESSON_START + timedelta(minutes=minutes)
 
     with svc.db.session() as s:
-        def add(minute, kind, uid, role, **payload):
-            eventlog.append(s, lesson_id, kind, user_id=uid, role=role, session_id=f"s{uid}", node_id="t",
-                            payload=payload, at=at(minute))
-        add(0, "join", lecturer, "lecturer")
-        add(0, "publish", lecturer, "lecturer", slot="main")
-        for uid in (stay, leave):
-            add(0, "join", uid, "student")
-            add(0, "publish", uid, "student", slot="camera")
+        log = RoomLog(s, lesson_id, LESSON_START)
+        add = log.add
+        log.opening(lecturer, (stay, leave))
         minute = 0.5
         while minute < 60:  # in time order, as the room writes them
             if minute == 30:

@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Lesson
-from models.events import LessonEvent
+from tests.roomlog import RoomLog
 from tests.world import DISTRICT, image, ok
 
 PLANNED = datetime(2023, 2, 6, 2, 0, tzinfo=timezone.utc)  # four weeks ahead (CLS-1)
@@ -66,9 +66,7 @@ def feed_lesson(s, lesson: Lesson, lecturer: int, S: list[int], absent: set[int]
         if k == 5:
             rows += [(6, "leave", S[i], "student", {}) for i in (20, 21) if i in present]
     rows.append((LIVE_MINUTES, "lesson_end", lecturer, "lecturer", {}))
-    for minute, kind, uid, role, payload in rows:
-        s.add(LessonEvent(lesson_id=lesson.id, at=t0 + timedelta(minutes=minute), kind=kind, user_id=uid, role=role,
-                          session_id=f"s{uid}", node_id="sim", payload=payload))
+    RoomLog(s, lesson.id, t0, node_id="sim").write(rows)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from models import AuditLog, ContentWarning, DailySummary, LeaveLesson, LeaveReq
 from server.attendance import offline
 from server.attendance.dailyscheduler import DailySummaryScheduler, due_days
 from server.attendance.dailysummary import build_day, summarise
-from server.live import eventlog
+from tests.roomlog import RoomLog
 from tests.world import err, ok, OTHER_DISTRICT
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)  # planning time: three weeks ahead of the class
@@ -43,13 +43,13 @@ def write(svc, lesson_id: int, start: datetime, plan: list[tuple]) -> dict[str, 
     """Append (minute, kind, user, role, payload) events in time order; the ids of those with a ``tag``."""
     ids = {}
     with svc.db.session() as s:
+        log = RoomLog(s, lesson_id, start)
         for minute, kind, uid, role, payload in sorted(plan, key=lambda e: e[0]):
             payload = dict(payload)
             tag = payload.pop("tag", None)
             if "question_id" in payload:
                 payload["question_id"] = ids[payload["question_id"]]
-            ev = eventlog.append(s, lesson_id, kind, user_id=uid, role=role, session_id=f"s{uid}", node_id="t",
-                                 payload=payload, at=start + timedelta(minutes=minute))
+            ev = log.add(minute, kind, uid, role, **payload)
             if tag:
                 ids[tag] = ev.id
     return ids

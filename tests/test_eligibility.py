@@ -9,8 +9,8 @@ import pytest
 
 from models.coursework import BusinessPlan
 from models.exams import ExamAttempt, ExamPaper
-from server.live import eventlog
 from server.outcomes.eligibility import class_eligibility, student_eligibility
+from tests.roomlog import RoomLog
 from tests.world import ok
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)
@@ -38,14 +38,9 @@ def taught(world, client, clock, svc):
         return LESSON_START + timedelta(minutes=minutes)
 
     with svc.db.session() as s:
-        def add(minute, kind, uid, role, **payload):
-            eventlog.append(s, lesson_id, kind, user_id=uid, role=role, session_id=f"s{uid}", node_id="t",
-                            payload=payload, at=at(minute))
-        add(0, "join", lecturer, "lecturer")
-        add(0, "publish", lecturer, "lecturer", slot="main")
-        for uid in ids:
-            add(0, "join", uid, "student")
-            add(0, "publish", uid, "student", slot="camera")
+        log = RoomLog(s, lesson_id, LESSON_START)
+        add = log.add
+        log.opening(lecturer, ids)
         minute = 0.5
         while minute < 60:  # a face sample every 30 s, in time order, as the room writes them
             if minute == 30:

@@ -24,7 +24,7 @@ from server.attendance.report import class_attendance
 from server.documents import attendancepdf, reportjob, scoresheet, workbook
 from server.documents.attendancedata import attendance_report
 from server.export import MEDIA_TYPES
-from server.live import eventlog
+from tests.roomlog import RoomLog
 from tests.world import ok
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)
@@ -71,14 +71,9 @@ def taught(world, client, clock, svc):
         for uid, name in zip((stay, leave, absent), NAMES):
             s.get(StudentProfile, uid).real_name = name
 
-        def add(minute, kind, uid, role, **payload):
-            eventlog.append(s, lesson_id, kind, user_id=uid, role=role, session_id=f"s{uid}", node_id="t",
-                            payload=payload, at=at(minute))
-        add(0, "join", lecturer, "lecturer")
-        add(0, "publish", lecturer, "lecturer", slot="main")
-        for uid in (stay, leave):
-            add(0, "join", uid, "student")
-            add(0, "publish", uid, "student", slot="camera")
+        log = RoomLog(s, lesson_id, LESSON_START)
+        add = log.add
+        log.opening(lecturer, (stay, leave))
         add(0.2, "chat", stay, "student", text="老师好")
         add(0.3, "question", stay, "student", text="创业贷款怎么申请？")
         minute = 0.5

@@ -20,8 +20,8 @@ from openpyxl import load_workbook
 from models import AuditLog, Lesson, StudentProfile
 from server.export import Column, cell_value, content_disposition, to_csv, to_xlsx
 from server.identity.resident_id import mask_resident_id
-from server.live import eventlog
 from server.supervision.dashboard import ClassTimes, lesson_status
+from tests.roomlog import RoomLog
 from tests.world import DISTRICT, err, ok, OTHER_DISTRICT
 
 MONDAY = datetime(2025, 9, 22, 2, 0, tzinfo=timezone.utc)
@@ -45,9 +45,7 @@ def teach_first_lesson(svc, lesson_id: int, lecturer: int, a: int) -> None:
     plan += [(m / 2, "face_check", a, "student", {"verdict": "match", "distance": 0.3}) for m in range(1, 120)]
     plan += [(60, "leave", a, "student", {}), (60, "leave", lecturer, "lecturer", {})]
     with svc.db.session() as s:
-        for minute, kind, uid, role, payload in sorted(plan, key=lambda e: e[0]):
-            eventlog.append(s, lesson_id, kind, user_id=uid, role=role, session_id=f"s{uid}", node_id="t",
-                            payload=payload, at=FIRST + timedelta(minutes=minute))
+        RoomLog(s, lesson_id, FIRST).write(plan)
 
 
 @pytest.fixture
