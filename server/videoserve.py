@@ -34,6 +34,7 @@ from starlette.responses import Response, StreamingResponse
 from models import StoredFile
 from server.errors import ApiError
 from server.files import FileStore
+from server.requestbody import body_chunks
 
 CHUNK = 1 << 20  # plaintext bytes per encrypted chunk
 _OVERHEAD = 1 + 12 + 16  # FieldCipher's version byte, nonce and GCM tag
@@ -118,27 +119,13 @@ def too_large(limit: int) -> ApiError:
 def spool_request(request: Request, directory: Path, limit: int) -> Spooled:
     """Write the raw request body to a temporary file in ``directory``, refusing more than ``limit``
     bytes. Runs in an endpoint's worker thread: each chunk is awaited on the event loop."""
-    import anyio.from_thread
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise too_large(limit)
     directory.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=directory, suffix=".upload")
-    chunks = request.stream().__aiter__()
-
-    async def next_chunk() -> bytes | None:
-        try:
-            return await chunks.__anext__()
-        except StopAsyncIteration:
-            return None
-
     digest, size, head = hashlib.sha256(), 0, b""
     try:
         with os.fdopen(fd, "wb") as fh:
-            while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+            for chunk in body_chunks(request, limit, too_large):
                 size += len(chunk)
-                if size > limit:
-                    raise too_large(limit)
                 if len(head) < 64:
                     head += chunk[:64 - len(head)]
                 digest.update(chunk)

@@ -37,6 +37,7 @@ from server.auth.scope import can_see_class
 from server.certificates import document, issuing, pdfcheck, sealkeys, signing
 from server.certificates.verify import public_view, verify_url
 from server.errors import ApiError, NotFound
+from server.requestbody import body_chunks
 from server.services import CHINA_TZ
 from server.validation import Body, Query
 
@@ -225,29 +226,6 @@ def my_certificates(ctx: Ctx):
 
 # --------------------------------------------------------------------------- checking a PDF, public keys
 
-def _read_raw_body(request, limit: int) -> bytes:
-    """The raw request body, read from the endpoint's worker thread, refusing more than ``limit`` bytes."""
-    import anyio.from_thread
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _pdf_too_large(limit)
-    chunks = request.stream().__aiter__()
-
-    async def next_chunk() -> bytes | None:
-        try:
-            return await chunks.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    out, size = [], 0
-    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
-        size += len(chunk)
-        if size > limit:
-            raise _pdf_too_large(limit)
-        out.append(chunk)
-    return b"".join(out)
-
-
 def _pdf_too_large(limit: int) -> ApiError:
     return ApiError("CERT_PDF_TOO_LARGE", f"证书文件超过 {limit // (1024 * 1024)} MB 上限",
                     f"The file exceeds the {limit // (1024 * 1024)} MB limit", field="file", status=413,
@@ -262,7 +240,7 @@ def check_certificate_pdf(ctx: Ctx):
     if ctype not in ("application/pdf", "application/octet-stream"):
         raise ApiError("UNSUPPORTED_MEDIA_TYPE", "请以 application/pdf 上传证书 PDF 文件",
                        "Send the certificate PDF as application/pdf", field="Content-Type", status=415, rule="CERT-1")
-    data = _read_raw_body(ctx.request, MAX_PDF_BYTES)
+    data = b"".join(body_chunks(ctx.request, MAX_PDF_BYTES, _pdf_too_large))
     if not data.startswith(b"%PDF-"):
         raise ApiError("CERT_PDF_NOT_PDF", "上传的文件不是 PDF", "The file is not a PDF", field="file", status=422,
                        rule="CERT-1")
