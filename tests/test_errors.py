@@ -1,14 +1,7 @@
 """Bad input gets a clear bilingual 4xx, never a 500, a hang or silent acceptance."""
 from __future__ import annotations
 
-
-
-
-def _err(r, status):
-    assert r.status_code == status, r.text
-    err = r.json()["error"]
-    assert err["code"] and err["message_zh"] and err["message_en"]
-    return err
+from tests.world import err as _err
 
 
 def test_malformed_json(client, world):

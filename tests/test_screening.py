@@ -14,7 +14,7 @@ from server.screening.warnings import record_warning, screen_upload
 from server.screening import Match, Screener, ScreenerCache, build_screener, default_words, fold, pinyin_forms
 from server.screening.normalise import normalise
 from server.screening.wordlist import Word, parse
-from tests.world import DISTRICT, OTHER_DISTRICT, lesson_days, ok, schedule
+from tests.world import DISTRICT, OTHER_DISTRICT, err, lesson_days, ok, schedule
 
 CITY = "150100"
 
@@ -97,17 +97,6 @@ def test_live5_default_list_parses_with_categories():
 
 
 # --------------------------------------------------------------------------- API
-
-def err(resp, status: int, code: str | None = None, field: str | None = None) -> dict:
-    assert resp.status_code == status, resp.text
-    e = resp.json()["error"]
-    assert e["message_zh"] and e["message_en"]
-    if code:
-        assert e["code"] == code, e
-    if field:
-        assert e["field"] == field, e
-    return e
-
 
 def check(world, text: str, who: str = "admin") -> dict:
     return ok(world.client.post("/api/screening/check", headers=world.h(who), json={"text": text}))

@@ -6,6 +6,7 @@ for every role and audited, tampering named — and the per-lesson checklist sup
 Videos are made here with PyAV (tests/test_recorded_study.make_video); SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from recorder.signing import check_document, load_platform_key
 from server.auth.passwords import hash_password
 from server.services import CHINA_TZ
 from server.sitevideos import chain_problems
+from tests import world
 from tests.test_recorded_study import make_video
 
 PASSWORD = "Secret123"
@@ -94,11 +96,7 @@ def ok(r, status: int = 201) -> dict:
     return r.json()
 
 
-def err(r, status: int, code: str) -> dict:
-    assert r.status_code == status, r.text
-    e = r.json()["error"]
-    assert e["code"] == code and e["message_zh"] and e["message_en"] and e["rule"], e
-    return e
+err = functools.partial(world.err, rule=True)  # every refusal here names the rule it enforces
 
 
 def audit(svc, action: str) -> list[AuditLog]:

@@ -20,6 +20,7 @@ from models.spotchecks import SpotCheckBatch, SpotCheckItem
 from server.auth.passwords import hash_password
 from server.domain import spotdraw
 from server.services import CHINA_TZ
+from tests.world import err
 
 PASSWORD = "Secret123"
 CHAOYANG, HAIDIAN, BEIJING = "110105", "110108", "110100"
@@ -103,13 +104,6 @@ def login(client, username: str) -> dict:
 def audit(svc, action: str) -> list[AuditLog]:
     with svc.db.session() as s:
         return list(s.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)))
-
-
-def err(r, status: int, code: str) -> dict:
-    assert r.status_code == status, r.text
-    e = r.json()["error"]
-    assert e["code"] == code and e["message_zh"] and e["message_en"], e
-    return e
 
 
 def draw(client, who: str, **body) -> dict:

@@ -59,12 +59,22 @@ def ok(resp, status: int | None = None) -> dict:
     return resp.json()
 
 
-def err(resp, status: int) -> dict:
-    """The error body of a refusal: always JSON, with the code, field, rule and both languages."""
+def err(resp, status: int, code: str | None = None, field: str | None = None, *,
+        rule: str | bool | None = None) -> dict:
+    """The error body of a refusal: always JSON, with a code and both languages; when given, the
+    expected ``code``, ``field`` and ``rule`` (``True``: any rule, but one must be named)."""
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"].startswith("application/json"), resp.headers["content-type"]
     body = resp.json()["error"]
     assert body["code"] and body["message_zh"] and body["message_en"], body
+    if code is not None:
+        assert body["code"] == code, body
+    if field is not None:
+        assert body["field"] == field, body
+    if rule is True:
+        assert body.get("rule"), body
+    elif rule is not None:
+        assert body.get("rule") == rule, body
     return body
 
 
