@@ -188,7 +188,7 @@ def test_att5_prompt_draws_are_random_within_bounds_and_unpredictable(svc):
 def test_att5_prompt_after_random_watching_right_answer_keeps_credit(rec, svc, clock):
     phone = Phone(rec, clock, rec["students"][0])
     info = ok(rec["w"].client.get(f"/api/lessons/{rec['lesson_id']}/study", headers=phone.h))
-    assert info["video"]["url"].startswith(f"/api/lessons/{rec['lesson_id']}/video?t=") and info["prompt"] is None
+    assert info["video"]["url"].startswith(f"/api/lessons/{rec['lesson_id']}/video?part=0&t=") and info["prompt"] is None
     assert info["heartbeat_seconds"] == 10 and info["progress"]["study_seconds"] == 0
     assert phone.beat("start")["prompt"] is None
     prompt = phone.play(120, until_prompt=True)

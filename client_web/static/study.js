@@ -2,12 +2,16 @@
 // answer the human-machine prompts the server chooses to ask and, at some of them, take a camera
 // snapshot for a face check. The page cannot know when the next prompt comes: the server decides
 // at random and sends it in a heartbeat's answer. No external URL of any kind (PLAT-2).
+// A lesson that plays a course package gets its videos as parts: the page plays them one after the
+// other in the same <video> and reports the position on the lesson's joined timeline
+// (server/study/material.py), so the step from one part to the next is continuous play.
 import { $, api, h, postForm, query, requireLogin, showError } from "/static/api.js";
 
 const lessonId = Number(query("lesson"));
 const state = {
   info: null, prompt: null, deadline: 0, countdown: null, beatTimer: null, every: 10, stalled: false,
   pausedForPrompt: false, stream: null, busy: false, snapping: false, seekTimer: null, beats: 0,
+  parts: [], part: 0, switching: false,
 };
 window.qihangStudy = state; // for diagnostics and the browser tests
 const sessionId = randomId();
@@ -21,14 +25,52 @@ function randomId() {  // crypto.randomUUID needs a secure context; getRandomVal
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const en = (text) => h("small", { class: "en" }, text);
-const isPlaying = () => !video().paused && !video().ended && !state.stalled;
+const isPlaying = () => !video().paused && !video().ended && !state.stalled && !state.switching;
+const currentPart = () => state.parts[state.part];
+
+/** Where the lesson is, on its joined timeline (one video: simply the video's time). */
+function position() {
+  const p = currentPart();
+  const t = video().currentTime || 0;
+  if (!p) return t;
+  return p.offset + Math.min(Math.max(t - p.start, 0), p.end - p.start);
+}
+
+/** Show part ``index`` from ``at`` seconds into its own stretch; keeps playing if it was. */
+function loadPart(index, at = 0, { play = false } = {}) {
+  const p = state.parts[index];
+  if (!p) return;
+  const v = video();
+  state.part = index;
+  state.switching = true;
+  document.body.dataset.part = String(index);
+  $("#part-title").hidden = state.parts.length < 2;
+  $("#part-title").replaceChildren(`第 ${index + 1} / ${state.parts.length} 段：${p.title}`,
+                                   en(`part ${index + 1} of ${state.parts.length}`));
+  v.addEventListener("loadedmetadata", () => {
+    v.currentTime = p.start + at;
+    state.switching = false;
+    if (play && !state.prompt) v.play().catch(() => {});
+  }, { once: true });
+  v.src = p.url;
+}
+
+/** The current part's stretch is over: on to the next part, or the lesson's end. */
+function partEnded() {
+  if (state.switching) return false;
+  if (state.part + 1 < state.parts.length) {
+    loadPart(state.part + 1, 0, { play: true });
+    return true;
+  }
+  return false;
+}
 const isVisible = () => document.visibilityState === "visible";
 
 // ---------------------------------------------------------------- heartbeats
 
 /** Tell the server where the video is; its answer may carry a prompt to show now. */
 async function beat(reason, { leaving = false } = {}) {
-  const body = { session_id: sessionId, position: video().currentTime || 0, playing: isPlaying(),
+  const body = { session_id: sessionId, position: position(), playing: isPlaying(),
                  visible: isVisible(), reason };
   const path = `/api/lessons/${lessonId}/study/heartbeat`;
   if (leaving) {  // the page is going away: a request that outlives it
@@ -248,8 +290,14 @@ async function refreshProgress() {
   try {
     const info = await api(`/api/lessons/${lessonId}/study`);
     state.info = Object.assign(state.info || {}, { video: info.video });
+    refreshUrls(info.video);
     renderProgress(info.progress);
   } catch { /* the figures wait for the next refresh */ }
+}
+
+/** Fresh signed URLs (the ticket expires) for the same parts. */
+function refreshUrls(v) {
+  (v?.parts || []).forEach((p, i) => { if (state.parts[i]) state.parts[i].url = p.url; });
 }
 
 function wireVideo() {
@@ -259,7 +307,7 @@ function wireVideo() {
     beat("play");
   });
   v.addEventListener("pause", () => {
-    if (v.ended) return;
+    if (v.ended || state.switching) return;
     beat(state.prompt ? "prompt" : "pause");
     if (!state.prompt) refreshProgress();
   });
@@ -269,14 +317,22 @@ function wireVideo() {
   });
   v.addEventListener("waiting", () => { state.stalled = true; beat("waiting"); });
   v.addEventListener("playing", () => { if (state.stalled) { state.stalled = false; beat("play"); } });
-  v.addEventListener("ended", () => { beat("ended"); refreshProgress(); });
+  v.addEventListener("timeupdate", () => {  // a part that stops inside its file (a lesson's share of a package)
+    const p = currentPart();
+    if (p && !state.switching && v.currentTime >= p.end - 0.05 && state.part + 1 < state.parts.length) partEnded();
+  });
+  v.addEventListener("ended", () => {
+    if (partEnded()) return;
+    beat("ended");
+    refreshProgress();
+  });
   v.addEventListener("ratechange", () => { if (v.playbackRate !== 1) v.playbackRate = 1; });  // 45 min of play = 1 class-hour
   v.addEventListener("error", async () => {  // an expired video link: fetch a fresh one, keep the place
-    const at = v.currentTime;
+    const p = currentPart();
+    const at = p ? Math.max(0, (v.currentTime || 0) - p.start) : 0;
     try {
-      const info = await api(`/api/lessons/${lessonId}/study`);
-      v.src = info.video.url;
-      v.currentTime = at;
+      refreshUrls((await api(`/api/lessons/${lessonId}/study`)).video);
+      loadPart(state.part, at);
     } catch (err) { showError($("#page-error"), err); }
   });
   document.addEventListener("visibilitychange", () => beat("visibility"));
@@ -296,8 +352,8 @@ async function main() {
   $("#lesson-title").replaceChildren(info.lesson.title, en(`${info.lesson.class_hours} 课时 class-hours · 录播 recorded`));
   $("#class-line").replaceChildren(info.class.name, en("随机人机验证与人脸核验 · random human and face checks (ATT-5)"));
   renderProgress(info.progress);
-  const v = video();
-  v.src = info.video.url;
+  state.parts = info.video.parts;
+  loadPart(0);
   $("#player").hidden = false;
   wireVideo();
   await beat("start");

@@ -6,6 +6,8 @@ phone page (client_web/study.html) with random human-machine prompts and face sn
   (server/videoserve.py). Once students have studied it, it can no longer be replaced.
 * The video is served with HTTP Range (seekable) to the class's roster, staff and supervisors;
   the page's ``<video>`` uses a signed ticket in the URL since it cannot send the bearer token.
+  A lesson that plays a course package has no video of its own: its material is its share of the
+  package, served part by part (``?part=N``) and studied on one joined timeline (server/study/material.py).
 * The page reports heartbeats; the server decides when to ask a prompt and delivers it in a
   heartbeat's response (server/study/session.py). Answers and snapshots come back here; each
   snapshot is judged against the enrolled face (server/identity/facephoto.py, one checker per
@@ -39,6 +41,7 @@ from server.live import eventlog
 from server.live.access import ROOM_EARLY
 from server.live.bus import default_node_id
 from server.services import CHINA_TZ
+from server.study.material import Material, material_of, package_of
 from server.study.session import RULE, Study, serialised
 from server.validation import Body, Query
 from server.videoserve import VIDEO_TYPES, VideoStore, make_ticket, range_response, read_ticket, receive_video
@@ -80,6 +83,7 @@ class AnswerBody(Body):
 
 class VideoQuery(Query):
     t: str | None = Field(default=None, max_length=200)
+    part: int = Field(default=0, ge=0, le=10_000)  # which file of the lesson's material (server/study/material.py)
 
 
 def _cn(moment: datetime) -> str:
@@ -104,15 +108,17 @@ def _enrolment(ctx: Ctx, cls: TrainingClass, user: User, *, lock: bool = False) 
     return e
 
 
-def _video(ctx: Ctx, lesson: Lesson) -> tuple[LessonVideo, StoredFile]:
-    video = ctx.s.get(LessonVideo, lesson.id)
-    if video is None:
+def _material(ctx: Ctx, lesson: Lesson, cls: TrainingClass) -> Material:
+    """What the lesson plays: its own video or its share of a course package."""
+    profile = ctx.svc.profiles.get(cls.profile)
+    material = material_of(ctx.s, lesson, profile.class_hour_minutes if profile else 45)
+    if material is None:
         raise ApiError("NO_VIDEO", "本课次尚未上传课程视频", "This lesson has no course video yet", status=404,
                        rule="COURSE-1")
-    return video, ctx.s.get(StoredFile, video.file_id)
+    return material
 
 
-def _study_lesson(ctx: Ctx, lesson_id: int, *, lock: bool = False) -> tuple[Lesson, TrainingClass, LessonVideo]:
+def _study_lesson(ctx: Ctx, lesson_id: int, *, lock: bool = False) -> tuple[Lesson, TrainingClass, Material]:
     """A rostered student may study a recorded lesson of a running class from its start on."""
     lesson, cls = _lesson(ctx, lesson_id)
     _enrolment(ctx, cls, ctx.user, lock=lock)
@@ -125,12 +131,11 @@ def _study_lesson(ctx: Ctx, lesson_id: int, *, lock: bool = False) -> tuple[Less
     if ctx.now < lesson.starts_at - ROOM_EARLY:
         raise ApiError("STUDY_NOT_YET", f"本课 {_cn(lesson.starts_at)[:16]} 起开放学习",
                        f"This lesson opens for study at {_cn(lesson.starts_at)[:16]} Beijing time", status=409, rule=RULE)
-    video, _ = _video(ctx, lesson)
-    return lesson, cls, video
+    return lesson, cls, _material(ctx, lesson, cls)
 
 
-def _study(ctx: Ctx, lesson: Lesson, video: LessonVideo, session_id: str | None = None) -> Study:
-    return Study(ctx.s, ctx.svc.cipher, ctx.svc.settings, lesson.id, ctx.user.id, ctx.now, video.duration_seconds,
+def _study(ctx: Ctx, lesson: Lesson, material: Material, session_id: str | None = None) -> Study:
+    return Study(ctx.s, ctx.svc.cipher, ctx.svc.settings, lesson.id, ctx.user.id, ctx.now, material.duration,
                  NODE_ID, session_id).load()
 
 
@@ -159,6 +164,11 @@ def upload_video(ctx: Ctx, lesson_id: int):
     if cls.status in ("finished", "archived"):
         raise ApiError("CLASS_CLOSED", "班期已结业，课程视频不能再更改", "The class has finished; its videos are final",
                        status=409, rule="REC-1")
+    pkg = package_of(ctx.s, lesson.id)
+    if pkg is not None:
+        raise ApiError("LESSON_PLAYS_PACKAGE", f"本课次播放课程包“{pkg.name}”，不单独上传视频；如需更换请修改课表",
+                       f"This lesson plays course package '{pkg.name}' and takes no video of its own; change the "
+                       "schedule to play something else", status=409, rule="COURSE-1")
     ctype = ctx.request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in VIDEO_TYPES:
         raise ApiError("VIDEO_TYPE", "请以 video/mp4 或 video/webm 上传 MP4 或 WebM 视频",
@@ -213,46 +223,54 @@ def video_stream(ctx: Ctx, query: VideoQuery, lesson_id: int):
         _enrolment(ctx, cls, user)
     elif not can_see_class(user, cls):
         raise NotFound("课次", "lesson")
-    video, row = _video(ctx, lesson)
-    return range_response(VideoStore(ctx.svc.files), row, ctx.request)
+    part = _material(ctx, lesson, cls).part(query.part)
+    if part is None:
+        raise ApiError("NO_SUCH_PART", f"本课次没有第 {query.part} 段视频", f"This lesson has no video part {query.part}",
+                       field="part", status=404, rule="COURSE-1")
+    return range_response(VideoStore(ctx.svc.files), ctx.s.get(StoredFile, part.file_id), ctx.request)
 
 
 @api.route("GET", "/api/lessons/{lesson_id:int}/video/info", summary="课程视频信息 Course video facts",
            tag="recorded", roles=READERS)
 def video_info(ctx: Ctx, lesson_id: int):
+    """The lesson's own video's facts, or (a package lesson) the package's stretch it plays."""
     lesson, _ = _lesson(ctx, lesson_id)
-    get_class(ctx, lesson.class_id)
-    video, row = _video(ctx, lesson)
-    return dict(_video_dict(video, row), lesson_id=lesson.id)
+    cls = get_class(ctx, lesson.class_id)
+    material = _material(ctx, lesson, cls)
+    out = {"lesson_id": lesson.id, "duration_seconds": material.duration, "package_id": material.package_id,
+           "parts": [p.as_dict() for p in material.parts]}
+    video = ctx.s.get(LessonVideo, lesson.id) if material.package_id is None else None
+    return dict(_video_dict(video, ctx.s.get(StoredFile, video.file_id)), **out) if video is not None else out
 
 
 # --------------------------------------------------------------------------- studying
 
-def _progress(ctx: Ctx, lesson: Lesson, cls: TrainingClass, video: LessonVideo, user_ids: list[int]) -> dict:
+def _progress(ctx: Ctx, lesson: Lesson, cls: TrainingClass, material: Material, user_ids: list[int]) -> dict:
     profile = ctx.svc.profiles.get(cls.profile)
     rules = StudyRules.from_attendance(AttendanceRules.from_profile(profile) if profile else AttendanceRules())
     events = eventlog.events(ctx.s, lesson.id, kinds=STUDY_KINDS, limit=None)
-    return study(events, user_ids, until=ctx.now, rules=rules, video_seconds=video.duration_seconds)
+    return study(events, user_ids, until=ctx.now, rules=rules, video_seconds=material.duration)
 
 
 @api.route("GET", "/api/lessons/{lesson_id:int}/study", summary="录播学习页数据 Recorded study page data",
            tag="recorded", roles=("student",))
 def study_info(ctx: Ctx, lesson_id: int):
-    """The lesson, a signed video URL, the heartbeat interval, the prompt waiting (if any) and the
-    student's own credited time so far (ATT-5)."""
-    lesson, cls, video = _study_lesson(ctx, lesson_id)
-    row = ctx.s.get(StoredFile, video.file_id)
+    """The lesson, signed URLs of what it plays (one video, or a package's stretch as parts to play
+    end to end, positions reported on the joined timeline), the heartbeat interval, the prompt waiting
+    (if any) and the student's own credited time so far (ATT-5)."""
+    lesson, cls, material = _study_lesson(ctx, lesson_id)
     ticket = make_ticket(ctx.svc.cipher, purpose="video", subject=f"lesson:{lesson.id}", user_id=ctx.user.id,
                          expires=ctx.now + TICKET_TTL)
-    st = _study(ctx, lesson, video)
+    parts = [dict(p.as_dict(), url=f"/api/lessons/{lesson.id}/video?part={p.index}&t={ticket}") for p in material.parts]
+    st = _study(ctx, lesson, material)
     last = st.last
-    mine = _progress(ctx, lesson, cls, video, [ctx.user.id])[ctx.user.id]
+    mine = _progress(ctx, lesson, cls, material, [ctx.user.id])[ctx.user.id]
     settings = ctx.svc.settings
     return {"lesson": {"id": lesson.id, "title": lesson.title, "class_hours": lesson.class_hours,
                        "starts_at": _cn(lesson.starts_at), "ends_at": _cn(lesson.ends_at)},
             "class": {"id": cls.id, "name": cls.name},
-            "video": {"url": f"/api/lessons/{lesson.id}/video?t={ticket}", "content_type": row.content_type,
-                      "duration_seconds": video.duration_seconds},
+            "video": {"url": parts[0]["url"], "content_type": parts[0]["content_type"],
+                      "duration_seconds": material.duration, "package_id": material.package_id, "parts": parts},
             "heartbeat_seconds": settings.study_heartbeat_seconds,
             "prompt_window_seconds": settings.study_prompt_window_seconds,
             "prompt": last.public(ctx.now) if last is not None and last.pending(ctx.now) else None,
@@ -267,8 +285,8 @@ def heartbeat(ctx: Ctx, body: HeartbeatBody, lesson_id: int):
     if not math.isfinite(body.position):
         raise ApiError("VALIDATION_FAILED", "position 须为有限数", "position must be finite", field="position", status=422)
     with serialised(lesson_id, ctx.user.id):
-        lesson, _, video = _study_lesson(ctx, lesson_id, lock=True)
-        st = _study(ctx, lesson, video, body.session_id)
+        lesson, _, material = _study_lesson(ctx, lesson_id, lock=True)
+        st = _study(ctx, lesson, material, body.session_id)
         shown = st.heartbeat(pos=body.position, playing=body.playing, visible=body.visible, reason=body.reason)
         result = {"prompt": shown.public(ctx.now) if shown is not None else None,
                   "heartbeat_seconds": ctx.svc.settings.study_heartbeat_seconds, "now": _cn(ctx.now)}
@@ -282,8 +300,8 @@ def answer(ctx: Ctx, body: AnswerBody, lesson_id: int):
     """ATT-5 / PLAT-1: correct, wrong, or late; after anything but correct the response carries
     the next prompt (credit stays paused until a prompt is answered correctly)."""
     with serialised(lesson_id, ctx.user.id):
-        lesson, cls, video = _study_lesson(ctx, lesson_id, lock=True)
-        st = _study(ctx, lesson, video, body.session_id)
+        lesson, cls, material = _study_lesson(ctx, lesson_id, lock=True)
+        st = _study(ctx, lesson, material, body.session_id)
         outcome, retry = st.answer(body.prompt_id, body.answer)
         ctx.audit("study.answer", target_type="lesson", target_id=lesson.id, institution_id=cls.institution_id,
                   region_code=cls.district_code, prompt=body.prompt_id, outcome=outcome)
@@ -320,8 +338,8 @@ def snapshot(ctx: Ctx, form: dict, lesson_id: int):
     except IdentityError as exc:
         raise ApiError(exc.code, exc.message_zh, exc.message_en, field="photo", status=422, rule=RULE) from None
     with serialised(lesson_id, ctx.user.id):
-        lesson, cls, video = _study_lesson(ctx, lesson_id, lock=True)
-        st = _study(ctx, lesson, video)
+        lesson, cls, material = _study_lesson(ctx, lesson_id, lock=True)
+        st = _study(ctx, lesson, material)
         pr = st.snapshot_allowed(prompt_id)
         st.session_id = pr.event.session_id
         result = check_photo(image.data, ctx.svc.faces.load(ctx.s, ctx.user.id))  # judged before any write
@@ -345,10 +363,10 @@ def study_report(ctx: Ctx, lesson_id: int):
     face checks, with the timeline that explains each minute."""
     lesson, _ = _lesson(ctx, lesson_id)
     cls = get_class(ctx, lesson.class_id)
-    video, _ = _video(ctx, lesson)
+    material = _material(ctx, lesson, cls)
     roster = ctx.s.execute(select(Enrolment.student_user_id, User.display_name).join(
         User, User.id == Enrolment.student_user_id).where(Enrolment.class_id == cls.id, Enrolment.status == "enrolled")
         .order_by(Enrolment.id)).all()
-    found = _progress(ctx, lesson, cls, video, [uid for uid, _ in roster])
-    return {"lesson_id": lesson.id, "video_seconds": video.duration_seconds, "until": _cn(ctx.now),
+    found = _progress(ctx, lesson, cls, material, [uid for uid, _ in roster])
+    return {"lesson_id": lesson.id, "video_seconds": material.duration, "until": _cn(ctx.now),
             "items": [dict(found[uid].as_dict(), display_name=name) for uid, name in roster]}
