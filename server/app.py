@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from server.api import audit, auth, classes, institutions, lecturers, leaves, reference, students, users
 from server.api import offlinesignin  # ATT-6 / CLS-6
+from server.api import mylessons  # a student's lessons and where to go for each
 from server.api import study  # ATT-5: recorded lessons
 from server.api import liveness  # ATT-1: liveness challenges answered by upload (offline, recorded)
 from server.api import attendance  # ATT-2/3/4/7/8: figures, timelines, roll calls, study photos
@@ -36,7 +37,7 @@ CLIENT_DIR = Path(__file__).resolve().parent.parent / "client_web"
 MODULES = (auth, institutions, users, lecturers, students, classes, reference, audit, leaves, offlinesignin,
            study, liveness, attendance, recordings, replay, spotcheck, sitevideos, spectatorlinks, supervision,
            dailysummaries, screening, webhooks, exams, certificates, homework, businessplans, eligibility,
-           subsidies, documents, coursepackages)
+           subsidies, documents, coursepackages, mylessons)
 PAGES = {"/": "index.html", "/login": "login.html", "/planner": "planner.html", "/register": "register.html",
          "/review": "review.html", "/docs": "docs.html", "/room": "room.html", "/leave": "leave.html",
          "/signin": "signin.html",  # ATT-6: offline-lesson sign-in on the phone

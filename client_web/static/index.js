@@ -1,7 +1,11 @@
-import { api, bi, COURSE_TYPES, fmtTime, h, LEVEL_ZH, renderTopbar, requireLogin, ROLE_ZH, showError, statusBadge,
-         TARGET_GROUPS } from "/static/api.js";
+import { api, bi, COURSE_TYPES, fmtTime, h, LESSON_MODES, LEVEL_ZH, renderTopbar, requireLogin, ROLE_ZH, showError,
+         statusBadge, TARGET_GROUPS } from "/static/api.js";
 
 const ENROLMENT_ZH = { enrolled: "在读", withdrawn: "已退班", completed: "已结业" };
+// What the button of an open lesson says, by mode: the room, the study page, the offline sign-in.
+const GO = { live: ["进入直播", "Enter the room"], recorded: ["开始学习", "Study"], offline: ["现场签到", "Sign in"] };
+const LEAVE_ZH = { approved: ["已请假", "on leave"], pending: ["请假审批中", "leave pending"] };
+const UPCOMING_SHOWN = 6;
 
 function kv(dl, rows) {
   dl.replaceChildren(...rows.filter(Boolean).flatMap(([zh, en, value, attrs]) => [
@@ -59,7 +63,26 @@ async function main() {
   else if (["lecturer", "assistant", "platform_admin"].includes(me.role)) await showClasses();
 }
 
+/** The lessons open now (with the button to go) and the next few; finished ones live on /attendance. */
+async function showLessons() {
+  const { items } = await api("/api/me/lessons");
+  const open = items.filter((l) => l.state === "open");
+  const later = items.filter((l) => l.state === "upcoming" || l.state === "no_material").slice(0, UPCOMING_SHOWN);
+  const shown = [...open, ...later];
+  document.getElementById("lessons-card").hidden = false;
+  document.getElementById("lessons-empty").hidden = shown.length > 0;
+  document.getElementById("lessons").replaceChildren(...shown.map((l) => {
+    const go = l.url ? h("a", { class: "button", href: l.url, "data-testid": "lesson-go" }, ...bi(...GO[l.mode])) : null;
+    const leave = LEAVE_ZH[l.leave] ? h("span", { class: `badge leave-${l.leave}`, "data-testid": "lesson-leave" }, ...bi(...LEAVE_ZH[l.leave])) : null;
+    const waiting = l.state === "no_material" ? h("small", { class: "muted" }, ...bi("课程视频尚未上传", "video not uploaded yet")) : null;
+    return h("li", { "data-testid": "lesson", "data-lesson-id": l.id, "data-state": l.state, "data-mode": l.mode },
+      h("div", {}, h("strong", {}, l.title), " ", h("span", { class: "badge" }, `${LESSON_MODES[l.mode] || l.mode} ${l.mode}`), " ", leave),
+      h("div", { class: "muted" }, `${fmtTime(l.starts_at)} · ${l.class_name} · ${l.class_hours} 课时`), waiting, go);
+  }));
+}
+
 async function showStudent(me) {
+  await showLessons().catch((err) => showError(document.getElementById("page-error"), err));
   const p = await api("/api/me/student");
   document.getElementById("student-card").hidden = false;
   kv(document.getElementById("student-profile"), [
