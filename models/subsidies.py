@@ -6,6 +6,8 @@
   student from this class's claim, with the reason (audited).
 * :class:`SubsidyClaim` — a submitted class claim: the roster frozen as submitted (snapshot), the
   masked public disclosure rows and window (SUB-3), and the encrypted application bundle (SUB-2).
+  A class has at most one ``final`` claim and, where the profile pays one (Baotou SUB-4), one
+  ``advance`` claim made after the online part, which the final claim then deducts.
 * :class:`InstitutionBankAccount` — the account the subsidy is paid to (SUB-2).
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ from models.base import Base, utcnow
 EVIDENCE_KINDS = ("business_licence", "online_shop")
 EVIDENCE_STATUSES = ("submitted", "verified", "rejected")
 FLAG_KINDS = ("year", "program")
+CLAIM_STAGES = ("advance", "final")
 
 
 class BusinessEvidence(Base):
@@ -56,9 +59,11 @@ class SubsidyFlagClearance(Base):
 
 class SubsidyClaim(Base):
     __tablename__ = "subsidy_claims"
+    __table_args__ = (UniqueConstraint("class_id", "stage", name="uq_subsidy_claims_class_stage"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), unique=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"))
+    stage: Mapped[str] = mapped_column(String(16), default="final")  # CLAIM_STAGES: one claim of each per class
     institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"), index=True)
     district_code: Mapped[str] = mapped_column(String(6), index=True)
     profile: Mapped[str] = mapped_column(String(32))

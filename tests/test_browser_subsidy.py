@@ -79,3 +79,66 @@ def test_sub1_sub3_the_institution_submits_the_claim_and_the_public_list_is_mask
             finally:
                 browser.close()
         assert errors == [] and outside == []
+
+
+def test_sub4_a_baotou_institution_claims_the_advance_after_the_online_part(tmp_path):
+    """SUB-4 on /subsidy: the advance card shows the online part over, who earns the advance (the
+    trainee short of 80 % online does not) and submits the advance claim, whose bundle downloads."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.appserver import CHROMIUM, serve
+    from tests.test_subsidy_advance import teach_online_part, with_amount
+    from tests.test_subsidies import BAOTOU_DISTRICT
+    from tests.world import PASSWORD, World
+
+    def build(svc, app):
+        from datetime import datetime, timezone
+
+        from starlette.testclient import TestClient
+        w = World(TestClient(app), svc)
+        w.bootstrap_admin()
+        w.institution("bt", region=BAOTOU_DISTRICT, profile="baotou")
+        cid = w.ready_class("bt", start=svc.today() + timedelta(days=21), students=3, course="SYB", days=7)
+        with svc.db.session() as s:
+            sids = sorted(s.scalars(select(Enrolment.student_user_id).where(Enrolment.class_id == cid)))
+        teach_online_part(svc, cid, *sids, moved_to=datetime.now(timezone.utc) - timedelta(days=2))
+        with_amount(svc)
+        ok_ = w.client.put(f"/api/institutions/{w.ids['bt']}/bank-account", headers=w.h("bt_admin"), json={
+            "account_name": "包头培训学校", "bank_name": "中国工商银行包头分行", "account_number": "6222000011112222"})
+        assert ok_.status_code == 200, ok_.text
+        return {"cid": cid, "sids": sids}
+
+    with serve(tmp_path, build, background_jobs=False) as (base, _svc, built):
+        cid, (a, b, c) = built["cid"], built["sids"]
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
+            try:
+                ctx = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900}, accept_downloads=True)
+                ctx.set_default_timeout(15_000)
+                page = ctx.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.on("dialog", lambda d: d.accept())
+                page.goto(f"{base}/login?u=bt_admin&next=/subsidy?class={cid}")
+                page.fill("#password", PASSWORD)
+                page.click("#login-submit")
+                page.wait_for_url(lambda url: "/subsidy" in url)
+                expect(page.locator("[data-testid=advance-online]")).to_have_attribute("data-done", "true")
+                table = page.locator("[data-testid=advance-card] [data-testid=subsidy-roster]")
+                for sid, claimed in ((a, "true"), (b, "false"), (c, "true")):
+                    expect(table.locator(f"tr[data-student-id='{sid}']")).to_have_attribute("data-claimed", claimed)
+                assert "80%" in table.locator(f"tr[data-student-id='{b}']").inner_text()
+                expect(page.locator("[data-testid=advance-totals]")).to_contain_text("400")
+                page.click("[data-testid=advance-submit]")
+                expect(page.locator("[data-testid=advance-submitted]")).to_contain_text("400")
+                expect(page.locator("[data-testid=advance-submit]")).to_be_hidden()
+                with page.expect_download() as got:
+                    page.click("[data-testid=advance-bundle]")
+                assert got.value.suggested_filename == f"subsidy-advance-bundle-{cid}.zip"
+                # the final roster already shows what was advanced
+                final = page.locator("#roster-card [data-testid=subsidy-roster]")
+                expect(final.locator(f"tr[data-student-id='{a}']")).to_contain_text("200")
+                assert errors == []
+            finally:
+                browser.close()

@@ -279,16 +279,17 @@ def test_sub1_baotou_unknown_amount_is_reported_and_cannot_be_claimed(baotou):
     assert e["code"] == "AMOUNT_UNKNOWN"
 
 
-def test_sub4_baotou_advance_share_splits_each_amount(baotou, svc):
-    """SUB-4: with an amount set in a deployment override, 20 % is advanced after the online part."""
+def test_sub4_without_an_advance_claim_the_final_claim_asks_for_everything(baotou, svc):
+    """SUB-4: the profile pays an advance, but none was claimed for this class: the final claim asks for
+    everything (the advance flow itself: tests/test_subsidy_advance.py)."""
     w, cid, sids = baotou
     p = svc.profiles["baotou"]
     syb = dataclasses.replace(p.courses["SYB"], subsidy_cny=1001)
     svc.profiles["baotou"] = dataclasses.replace(p, courses=MappingProxyType(dict(p.courses, SYB=syb)))
     data = roster(w, cid, "alpha_admin")
-    assert data["advance_payment_share"] == 0.2
-    assert [(r["amount_cny"], r["advance_cny"], r["remaining_cny"]) for r in data["items"]] == [(1001, 200, 801)] * 2
-    assert data["totals"]["advance_cny"] == 400 and data["totals"]["remaining_cny"] == 1602
+    assert data["advance_payment_share"] == 0.2 and data["advance_claimed"] is False
+    assert [(r["amount_cny"], r["advance_cny"], r["remaining_cny"]) for r in data["items"]] == [(1001, 0, 1001)] * 2
+    assert data["totals"]["advance_cny"] == 0 and data["totals"]["remaining_cny"] == 2002
 
 
 def test_sub3_disclosure_window_counts_working_days_across_national_day():

@@ -1,7 +1,9 @@
 // 启航 Qihang — an institution's training-subsidy claim for a finished class (SUB-1…4, REG-4): the roster
 // with each student's amount and the reason for every 0, the business-success evidence (upload, verify,
 // reject), the bank account, and submitting the claim — which freezes the roster, builds the application
-// bundle and opens the masked public list (/disclosure). Every figure comes from the server.
+// bundle and opens the masked public list (/disclosure). Where the profile pays an advance after the
+// online part (Baotou SUB-4), the advance roster and its own claim come first; the final claim deducts it.
+// Every figure comes from the server.
 import {
   ApiFailure, bi, get, getToken, h, hideBox, post, postForm, put, query, renderTopbar, requireLogin, showError,
   showNotice, withBusy,
@@ -28,9 +30,10 @@ function rosterTable(data) {
 
 function yuan(v) { return v === null || v === undefined ? "—" : `${Number(v).toLocaleString("zh-CN")} 元`; }
 
-async function downloadBundle(button) {
+async function downloadBundle(button, stage = "final") {
+  const path = stage === "advance" ? "subsidy/advance/claim/bundle" : "subsidy/claim/bundle";
   await withBusy(button, $("page-error"), null, async () => {
-    const resp = await fetch(`/api/classes/${state.classId}/subsidy/claim/bundle`,
+    const resp = await fetch(`/api/classes/${state.classId}/${path}`,
       { headers: { Authorization: `Bearer ${getToken()}` }, cache: "no-store" });
     if (!resp.ok) {
       let error = { code: `HTTP_${resp.status}`, message_zh: `下载失败（HTTP ${resp.status}）`, message_en: `Download failed (HTTP ${resp.status})` };
@@ -38,7 +41,7 @@ async function downloadBundle(button) {
       throw new ApiFailure(resp.status, error);
     }
     const url = URL.createObjectURL(await resp.blob());
-    const a = h("a", { href: url, download: `subsidy-bundle-${state.classId}.zip` });
+    const a = h("a", { href: url, download: `subsidy-${stage === "advance" ? "advance-" : ""}bundle-${state.classId}.zip` });
     document.body.append(a);
     a.click();
     a.remove();
@@ -46,16 +49,18 @@ async function downloadBundle(button) {
   });
 }
 
-function renderClaim(claim) {
-  const box = $("claim-state");
+function renderClaim(claim, stage = "final") {
+  const box = $(stage === "advance" ? "advance-state" : "claim-state");
   box.innerHTML = "";
-  $("claim-submit").hidden = Boolean(claim);
+  $(stage === "advance" ? "advance-submit" : "claim-submit").hidden = Boolean(claim);
   if (!claim) return;
   const d = claim.disclosure;
-  const bundle = h("button", { type: "button", class: "secondary", "data-testid": "bundle" }, ...bi("下载申报材料包", "Download the bundle"));
-  bundle.addEventListener("click", () => downloadBundle(bundle));
+  const testid = stage === "advance" ? "advance-bundle" : "bundle";
+  const bundle = h("button", { type: "button", class: "secondary", "data-testid": testid }, ...bi("下载申报材料包", "Download the bundle"));
+  bundle.addEventListener("click", () => downloadBundle(bundle, stage));
   box.append(
-    h("p", { "data-testid": "claim-submitted" }, `已于 ${claim.submitted_at.slice(0, 10)} 申报，合计 ${yuan(claim.total_cny)}`,
+    h("p", { "data-testid": stage === "advance" ? "advance-submitted" : "claim-submitted" },
+      `已于 ${claim.submitted_at.slice(0, 10)} 申报，合计 ${yuan(claim.total_cny)}`,
       h("small", { class: "en" }, ` Submitted; total ${claim.total_cny ?? "—"} CNY`)),
     h("p", {}, `公示期 ${d.starts_on} — ${d.ends_on} `,
       h("a", { href: `/disclosure?t=${encodeURIComponent(d.token)}`, "data-testid": "disclosure-link" }, ...bi("查看公示", "Public list"))),
@@ -105,6 +110,26 @@ async function loadClass(id) {
   $("evidence-card").hidden = false;
   renderClaim(roster.claim);
   $("claim-card").hidden = false;
+  await loadAdvance(id, roster);
+}
+
+/** SUB-4: the advance roster and claim, where the class's profile pays one. */
+async function loadAdvance(id, roster) {
+  $("advance-card").hidden = roster.advance_payment_share == null;
+  if (roster.advance_payment_share == null) return;
+  const adv = await get(`/api/classes/${id}/subsidy/advance`);
+  const o = adv.online;
+  $("advance-online").dataset.done = String(o.done);
+  $("advance-online").replaceChildren(
+    `线上课程 ${o.ended} / ${o.lessons} 课次已结束（${o.class_hours} 课时）`,
+    h("small", { class: "en" }, ` Online lessons ended: ${o.ended} of ${o.lessons}`),
+    o.done ? "" : h("small", { class: "muted" }, ...bi("，全部结束后方可申请", "; claim once all have ended")));
+  const t = adv.totals;
+  $("advance-totals").textContent = `预拨比例 ${adv.advance_payment_share * 100}%，补贴标准 ${yuan(adv.standard_cny)}；` +
+    `线上学时达标 ${t.claimed} / ${t.students} 人，预拨合计 ${yuan(t.advance_cny)}`;
+  $("advance-table").replaceChildren(rosterTable(adv));
+  renderClaim(adv.claim, "advance");
+  $("advance-submit").disabled = !o.done || roster.claim != null;
 }
 
 async function main() {
@@ -146,6 +171,11 @@ async function main() {
       await loadClass(state.classId);
     });
   });
+  $("advance-submit").addEventListener("click", () => withBusy($("advance-submit"), $("page-error"), null, async () => {
+    if (!window.confirm("提交后线上预拨花名册冻结并公示，确定提交？ Submitting freezes the advance roster and discloses it. Submit?")) return;
+    await post(`/api/classes/${state.classId}/subsidy/advance/claim`);
+    await loadClass(state.classId);
+  }));
   $("claim-submit").addEventListener("click", () => withBusy($("claim-submit"), $("page-error"), null, async () => {
     if (!window.confirm("提交后花名册冻结并公示，确定提交？ Submitting freezes the roster and discloses it. Submit?")) return;
     await post(`/api/classes/${state.classId}/subsidy/claim`);

@@ -37,7 +37,7 @@ from server.auth.scope import can_see_class, region_covers
 from server.errors import ApiError, NotFound
 from server.export import Column, attachment, columns_json, render, safe_filename
 from server.services import CHINA_TZ
-from server.subsidies import bundle, disclosure, duplicates, evidence, roster
+from server.subsidies import advance, bundle, disclosure, duplicates, evidence, roster
 from server.validation import Body, Query
 from server.workdays import WorkdayCalendar
 
@@ -106,10 +106,17 @@ def _profile(ctx: Ctx, cls: TrainingClass):
     return profile, profile.course(cls.course_type)
 
 
+def _stage_claim(ctx: Ctx, cls: TrainingClass, stage: str) -> SubsidyClaim | None:
+    return ctx.s.scalars(select(SubsidyClaim).where(SubsidyClaim.class_id == cls.id,
+                                                    SubsidyClaim.stage == stage)).one_or_none()
+
+
 def _build_roster(ctx: Ctx, cls: TrainingClass) -> dict:
     _profile(ctx, cls)
+    paid = _stage_claim(ctx, cls, "advance")
     return roster.build(ctx.s, cls, ctx.svc.profiles, now=ctx.now, today=ctx.today,
-                        can_see=lambda other: can_see_class(ctx.user, other))
+                        can_see=lambda other: can_see_class(ctx.user, other),
+                        advanced=advance.advanced_by_student(paid.snapshot) if paid is not None else None)
 
 
 # --- business-success evidence (SUB-1) ---------------------------------------------------------------
@@ -301,7 +308,7 @@ def get_roster(ctx: Ctx, query: RosterQuery, class_id: int):
     """SUB-1/SUB-4/REG-4: amounts under the profile, reasons for every 0, duplicates, advance split."""
     cls = _roster_class(ctx, class_id)
     data = _build_roster(ctx, cls)
-    claim = ctx.s.scalars(select(SubsidyClaim).where(SubsidyClaim.class_id == cls.id)).one_or_none()
+    claim = _stage_claim(ctx, cls, "final")
     if query.format == "json":
         data["columns"] = columns_json(ROSTER_COLUMNS)
         data["claim"] = _claim_summary(ctx, claim) if claim else None
@@ -388,7 +395,7 @@ def put_bank(ctx: Ctx, body: BankBody, institution_id: int):
 # --- claim: freeze, disclose, bundle (SUB-2, SUB-3) -------------------------------------------------
 
 def _claim_summary(ctx: Ctx, c: SubsidyClaim) -> dict:
-    return {"id": c.id, "class_id": c.class_id, "submitted_at": c.submitted_at.astimezone(CHINA_TZ).isoformat(),
+    return {"id": c.id, "class_id": c.class_id, "stage": c.stage, "submitted_at": c.submitted_at.astimezone(CHINA_TZ).isoformat(),
             "total_cny": c.total_cny, "totals": c.snapshot.get("totals"),
             "disclosure": {"token": c.disclosure_token, "starts_on": c.disclosure_starts_on.isoformat(),
                            "ends_on": c.disclosure_ends_on.isoformat(),
@@ -402,7 +409,7 @@ def _claim_summary(ctx: Ctx, c: SubsidyClaim) -> dict:
 def submit_claim(ctx: Ctx, class_id: int):
     """SUB-2/SUB-3: freeze the roster, publish the masked disclosure, build and store the bundle."""
     cls = _roster_class(ctx, class_id, for_update=True)
-    if ctx.s.scalars(select(SubsidyClaim.id).where(SubsidyClaim.class_id == cls.id)).first():
+    if _stage_claim(ctx, cls, "final") is not None:
         raise _unprocessable("CLAIM_ALREADY_SUBMITTED", "本班补贴已申报", "This class's claim is already submitted",
                              rule="SUB-2", status=409)
     if not cls.subsidised:
@@ -445,9 +452,9 @@ def submit_claim(ctx: Ctx, class_id: int):
     return _claim_summary(ctx, claim)
 
 
-def _claim(ctx: Ctx, class_id: int) -> tuple[SubsidyClaim, TrainingClass]:
+def _claim(ctx: Ctx, class_id: int, stage: str = "final") -> tuple[SubsidyClaim, TrainingClass]:
     cls = _roster_class(ctx, class_id)
-    claim = ctx.s.scalars(select(SubsidyClaim).where(SubsidyClaim.class_id == cls.id)).one_or_none()
+    claim = _stage_claim(ctx, cls, stage)
     if claim is None:
         raise NotFound("补贴申报", "claim")
     return claim, cls
@@ -464,14 +471,125 @@ def get_claim(ctx: Ctx, class_id: int):
            tag=TAG, roles=ROSTER_READERS)
 def get_bundle(ctx: Ctx, class_id: int):
     """SUB-2: the zip archive; personal data inside, so every download is audited."""
-    claim, cls = _claim(ctx, class_id)
+    return _bundle_download(ctx, *_claim(ctx, class_id))
+
+
+def _bundle_download(ctx: Ctx, claim: SubsidyClaim, cls: TrainingClass):
     row = ctx.s.get(StoredFile, claim.bundle_file_id) if claim.bundle_file_id else None
     if row is None:
         raise NotFound("申报材料包", "bundle")
     ctx.audit("subsidy.bundle.download", target_type="class", target_id=cls.id, institution_id=cls.institution_id,
-              region_code=cls.district_code, claim_id=claim.id, rule="PLAT-3")
-    return attachment(ctx.svc.files.read(row), "application/zip", safe_filename(f"补贴申报材料-{cls.name}", "zip"),
-                      f"subsidy-bundle-{cls.id}.zip")
+              region_code=cls.district_code, claim_id=claim.id, stage=claim.stage, rule="PLAT-3")
+    prefix, stem = ("线上预拨申报材料", "subsidy-advance-bundle") if claim.stage == "advance" else \
+        ("补贴申报材料", "subsidy-bundle")
+    return attachment(ctx.svc.files.read(row), "application/zip", safe_filename(f"{prefix}-{cls.name}", "zip"),
+                      f"{stem}-{cls.id}.zip")
+
+
+# --- SUB-4 advance after the online part (server/subsidies/advance.py) ---------------------------------
+
+def _advance_roster(ctx: Ctx, cls: TrainingClass) -> dict:
+    _profile(ctx, cls)
+    return advance.build(ctx.s, cls, ctx.svc.profiles, now=ctx.now,
+                         can_see=lambda other: can_see_class(ctx.user, other))
+
+
+@api.route("GET", "/api/classes/{class_id:int}/subsidy/advance", summary="线上预拨花名册 Advance roster (SUB-4)",
+           tag=TAG, roles=ROSTER_READERS, query=RosterQuery)
+def get_advance(ctx: Ctx, query: RosterQuery, class_id: int):
+    """SUB-4: each trainee's online study share, whether it earns the advance and how much; the online
+    part's progress; the advance claim once made."""
+    cls = _roster_class(ctx, class_id)
+    data = _advance_roster(ctx, cls)
+    if query.format != "json":
+        out, media_type = render(data["items"], advance.ADVANCE_COLUMNS, query.format, title="线上预拨花名册")
+        ctx.audit("subsidy.advance.export", target_type="class", target_id=cls.id, institution_id=cls.institution_id,
+                  region_code=cls.district_code, format=query.format, rows=len(data["items"]), rule="PLAT-3")
+        day = ctx.today.isoformat()
+        return attachment(out, media_type, safe_filename(f"线上预拨花名册-{cls.name}-{day}", query.format),
+                          safe_filename(f"subsidy-advance-{cls.id}-{day}", query.format))
+    claim = _stage_claim(ctx, cls, "advance")
+    data["columns"] = columns_json(advance.ADVANCE_COLUMNS)
+    data["claim"] = _claim_summary(ctx, claim) if claim else None
+    return data
+
+
+@api.route("POST", "/api/classes/{class_id:int}/subsidy/advance/claim", summary="提交线上预拨申报 Claim the advance",
+           tag=TAG, roles=("institution_admin",), status=201)
+def submit_advance(ctx: Ctx, class_id: int):
+    """SUB-4/SUB-3: after the online part, freeze the advance roster, disclose it masked, build its bundle."""
+    cls = _roster_class(ctx, class_id, for_update=True)
+    profile, _ = _profile(ctx, cls)
+    if profile.advance_payment_share is None:
+        raise _unprocessable("ADVANCE_NOT_IN_PROFILE", f"地区政策“{profile.name_zh}”不设线上预拨，结业后一次申报",
+                             f"Profile {profile.key} pays no advance; claim once after the class", rule="SUB-4")
+    if _stage_claim(ctx, cls, "advance") is not None:
+        raise _unprocessable("ADVANCE_ALREADY_CLAIMED", "本班线上预拨已申报", "This class's advance is already claimed",
+                             rule="SUB-4", status=409)
+    if _stage_claim(ctx, cls, "final") is not None:
+        raise _unprocessable("CLAIM_ALREADY_SUBMITTED", "本班补贴已整体申报，不再预拨",
+                             "The whole claim is already submitted; there is no advance", rule="SUB-4", status=409)
+    if not cls.subsidised:
+        raise _unprocessable("CLASS_NOT_SUBSIDISED", "本班不是补贴性培训班", "The class is not subsidised")
+    if cls.status not in ("open", "in_progress") + CLAIMABLE_STATUSES:
+        raise _unprocessable("CLASS_NOT_OPEN", f"班期状态为 {cls.status}，未开班不能申报", f"The class is {cls.status}",
+                             rule="SUB-4")
+    data = _advance_roster(ctx, cls)
+    online = data["online"]
+    if not online["done"]:
+        raise ApiError("ONLINE_PART_NOT_DONE",
+                       f"线上课程尚未全部结束（已结束 {online['ended']} / {online['lessons']} 课次），结束后方可申请预拨",
+                       f"The online part is not over ({online['ended']} of {online['lessons']} lessons ended)",
+                       status=422, rule="SUB-4", details=online)
+    bank = ctx.s.get(InstitutionBankAccount, cls.institution_id)
+    if bank is None:
+        raise _unprocessable("BANK_ACCOUNT_MISSING", "请先设置机构补贴收款账户",
+                             "Set the institution's bank account first", rule="SUB-2")
+    t = data["totals"]
+    if t["amount_unknown"]:
+        raise _unprocessable("AMOUNT_UNKNOWN",
+                             f"地区政策“{profile.name_zh}”未设置该课程补贴标准，无法申报；请在部署目录的政策文件中补充",
+                             f"Profile {profile.key} sets no subsidy amount for {cls.course_type}; add it to the "
+                             f"deployment's profile file before claiming")
+    if not t["claimed"]:
+        raise _unprocessable("NOTHING_TO_CLAIM", "没有线上学时达标的学员，无可预拨", "No trainee qualifies for the advance",
+                             rule="SUB-4")
+    from server.documents import attendancedata, attendancepdf
+    bank_d = _bank_dict(bank)
+    report = attendancepdf.render(attendancedata.attendance_report(ctx.s, cls.id, ctx.svc.profiles, ctx.now))
+    members = advance.bundle_members(ctx.s, cls, data, bank_d, report, ctx.now)
+    archive = bundle.archive(members, {"class_id": cls.id, "class_name": cls.name, "institution_id": cls.institution_id,
+                                       "stage": "advance", "submitted_at": ctx.now.astimezone(CHINA_TZ).isoformat(),
+                                       "totals": t})
+    stored = ctx.svc.files.save_bytes(ctx.s, archive, kind="subsidy_bundle", content_type="application/zip",
+                                      institution_id=cls.institution_id)
+    w = disclosure.window(_calendar(ctx), ctx.today, profile.public_disclosure_workdays)
+    claim = SubsidyClaim(class_id=cls.id, stage="advance", institution_id=cls.institution_id,
+                         district_code=cls.district_code, profile=cls.profile, submitted_by=ctx.user.id,
+                         submitted_at=ctx.now, snapshot={k: v for k, v in data.items() if k != "columns"},
+                         disclosure=disclosure.public_rows([dict(r, amount_cny=r["advance_cny"]) for r in data["items"]],
+                                                           data["course_name"]),
+                         disclosure_token=secrets.token_urlsafe(16)[:22], disclosure_starts_on=w.starts_on,
+                         disclosure_ends_on=w.ends_on, total_cny=t["advance_cny"], bundle_file_id=stored.id)
+    ctx.s.add(claim)
+    ctx.s.flush()
+    ctx.audit("subsidy.advance.submit", target_type="class", target_id=cls.id, institution_id=cls.institution_id,
+              region_code=cls.district_code, claim_id=claim.id, total_cny=claim.total_cny, claimed=t["claimed"],
+              bundle_sha256=stored.sha256, rule="SUB-4")
+    return _claim_summary(ctx, claim)
+
+
+@api.route("GET", "/api/classes/{class_id:int}/subsidy/advance/claim", summary="线上预拨申报（冻结） Advance claim",
+           tag=TAG, roles=ROSTER_READERS)
+def get_advance_claim(ctx: Ctx, class_id: int):
+    claim, _ = _claim(ctx, class_id, "advance")
+    return dict(_claim_summary(ctx, claim), snapshot=claim.snapshot)
+
+
+@api.route("GET", "/api/classes/{class_id:int}/subsidy/advance/claim/bundle",
+           summary="线上预拨申报材料包 Advance bundle", tag=TAG, roles=ROSTER_READERS)
+def get_advance_bundle(ctx: Ctx, class_id: int):
+    return _bundle_download(ctx, *_claim(ctx, class_id, "advance"))
 
 
 # --- public disclosure (SUB-3) ----------------------------------------------------------------------
@@ -481,7 +599,7 @@ def _public_head(ctx: Ctx, c: SubsidyClaim, inst: Institution | None, cls: Train
             "class_name": cls.name if cls else None, "course_type": cls.course_type if cls else None,
             "starts_on": c.disclosure_starts_on.isoformat(), "ends_on": c.disclosure_ends_on.isoformat(),
             "status": disclosure.status(c.disclosure_starts_on, c.disclosure_ends_on, ctx.today),
-            "students": len(c.disclosure), "total_cny": c.total_cny}
+            "students": len(c.disclosure), "total_cny": c.total_cny, "stage": c.stage}
 
 
 @api.route("GET", "/api/public/subsidy-disclosures", summary="补贴公示列表 Subsidy disclosures", tag=TAG, public=True)

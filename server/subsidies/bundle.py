@@ -11,7 +11,8 @@ Members (seeds 000/001 list: 补贴申请、花名册、身份证复印件、合
     manifest.json                      sha256 and size of every member above
 
 Built once when the claim is submitted and stored encrypted (server/files.py); the manifest lets a
-reviewer check that nothing in the archive was altered.
+reviewer check that nothing in the archive was altered. The SUB-4 advance claim's archive has its own
+members (server/subsidies/advance.py) and the same manifest (:func:`archive`).
 """
 from __future__ import annotations
 
@@ -74,6 +75,27 @@ def application_pdf(claim_info: dict, roster: dict, bank: dict) -> bytes:
                 ["本机构承诺所报学员均已按规定完成培训并取得创业培训合格证书，所报材料真实有效。"])
 
 
+def advance_application_pdf(data: dict, bank: dict, submitted_at: str) -> bytes:
+    """SUB-4: the application for the advance after the online part (seed 004 三(一)1)."""
+    t, online = data["totals"], data["online"]
+    pairs = [("培训机构 Institution", data["institution_name"] or ""), ("班期 Class", data["class_name"]),
+             ("课程 Course", data["course_name"]), ("政策 Profile", data["profile"]),
+             ("线上课次 Online lessons", f"{online['ended']} / {online['lessons']}（{online['class_hours']} 课时）"),
+             ("学员人数 Students", str(t["students"])), ("预拨人数 Advanced", str(t["claimed"])),
+             ("补贴标准 Standard", _money(data["standard_cny"])),
+             ("预拨比例 Share", f"{(data['advance_payment_share'] or 0) * 100:g}%"),
+             ("预拨总额 Advance total", _money(t["advance_cny"])),
+             ("开户名 Account name", bank["account_name"]), ("开户行 Bank", bank["bank_name"]),
+             ("账号 Account number", bank["account_number"]), ("提交时间 Submitted", submitted_at)]
+    rows = [[r["student_id"], r["name"], r["id_number_masked"],
+             "—" if r["online_ratio"] is None else f"{r['online_ratio'] * 100:.1f}%", _money(r["advance_cny"])]
+            for r in data["items"] if r["claimed"]]
+    return _pdf("线上培训补贴预拨申请表 Advance subsidy application (SUB-4)", pairs,
+                (["学员ID", "姓名", "身份证号（脱敏）", "线上学时占比", "预拨金额"], rows, [25, 45, 60, 30, 40]),
+                [f"本班线上培训已完成，所列学员线上学习时长均达到 {data['online_threshold'] * 100:g}%；"
+                 "线上学时未达标的学员不予预拨。线下培训完成后申领剩余部分。"])
+
+
 def agreement_pdf(roster: dict, bank: dict, submitted_on: str) -> bytes:
     share = roster.get("advance_payment_share")
     paragraphs = [
@@ -133,10 +155,15 @@ def build(s: Session, svc, cls: TrainingClass, roster: dict, bank: dict, *, subm
         members.append((f"04_合格证_certificates/{name}", data))
     members.append(("05_垫付协议_advance_agreement.pdf", agreement_pdf(roster, bank, when.date().isoformat())))
     members.append(("06_银行账户_bank_account.json", json.dumps(bank, ensure_ascii=False, indent=2).encode()))
-    manifest = {"class_id": cls.id, "class_name": cls.name, "institution_id": cls.institution_id,
-                "submitted_at": when.isoformat(), "totals": roster["totals"],
-                "files": [{"name": n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in members]}
-    members.append(("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2).encode()))
+    return archive(members, {"class_id": cls.id, "class_name": cls.name, "institution_id": cls.institution_id,
+                             "stage": "final", "submitted_at": when.isoformat(), "totals": roster["totals"]})
+
+
+def archive(members: list[tuple[str, bytes]], manifest: dict) -> bytes:
+    """The zip of ``members`` and a manifest.json with each member's size and sha256."""
+    files = [{"name": n, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for n, d in members]
+    members = members + [("manifest.json", json.dumps(dict(manifest, files=files), ensure_ascii=False,
+                                                      indent=2).encode())]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in members:

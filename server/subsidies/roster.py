@@ -4,7 +4,9 @@ Every enrolled student gets one row: the EXAM-3 verdict (server/outcomes/eligibi
 under the class's profile for the credited class-hours (EXAM-2 plan credit included) with the success
 supplement when verified evidence qualifies (server/subsidies/evidence.py), the REG-4 flags
 (server/subsidies/duplicates.py) and, where the profile pays an advance (Baotou SUB-4: 20 % after the
-online part), the advance / remainder split. A row with no money always says why (``reason``).
+online part), what the advance claim paid the student and the remainder this claim asks for (negative:
+advanced, then not eligible — the advance is recovered; server/subsidies/advance.py). A row with no
+money always says why (``reason``).
 An unknown amount (Baotou publishes none) stays ``None`` — never a silent 0 — and makes the total unknown.
 """
 from __future__ import annotations
@@ -76,9 +78,11 @@ def _reason(code: str, zh: str, en: str, rule: str | None = None, **numbers) -> 
     return {"code": code, "rule": rule, "message_zh": zh, "message_en": en, "numbers": numbers}
 
 
-def build(s: Session, cls: TrainingClass, profiles, *, now: datetime, today: date, can_see) -> dict:
+def build(s: Session, cls: TrainingClass, profiles, *, now: datetime, today: date, can_see,
+          advanced: dict[int, int] | None = None) -> dict:
     """The roster as JSON-ready dicts; ``can_see(other_class)`` decides whether a REG-4 flag names the
-    other class and institution (the viewer's scope)."""
+    other class and institution (the viewer's scope); ``advanced``: what the SUB-4 advance claim paid
+    each student (None: no advance claim was made)."""
     profile = profiles.get(cls.profile)
     course = profile.course(cls.course_type)
     verdicts = outcomes.class_eligibility(s, cls.id, profiles, now)
@@ -124,7 +128,11 @@ def build(s: Session, cls: TrainingClass, profiles, *, now: datetime, today: dat
             amount = full
         paid = amount is not None and amount > 0
         supplement = (full - base) if paid and success and full is not None and base is not None else 0
-        advance, remaining = split(amount, share) if paid else (None, None)
+        if share is None:
+            advance = remaining = None
+        else:  # SUB-4: the remainder is what this claim asks for once the advance is deducted
+            advance = (advanced or {}).get(v.student_id, 0)
+            remaining = (amount - advance) if amount is not None else None
         flag_dicts = [f.as_dict(can_see(f.other_class)) for f in my_flags]
         rows.append({
             "student_id": v.student_id, "name": v.name,
@@ -141,7 +149,8 @@ def build(s: Session, cls: TrainingClass, profiles, *, now: datetime, today: dat
     return {"class_id": cls.id, "class_name": cls.name, "institution_id": cls.institution_id,
             "institution_name": cls.institution.name if cls.institution else None, "profile": profile.key,
             "course_type": cls.course_type, "course_name": course.name_zh, "subsidised": cls.subsidised,
-            "advance_payment_share": share, "items": rows, "totals": totals(rows)}
+            "advance_payment_share": share, "advance_claimed": advanced is not None, "items": rows,
+            "totals": totals(rows)}
 
 
 def totals(rows: list[dict]) -> dict:
@@ -157,5 +166,16 @@ def totals(rows: list[dict]) -> dict:
             "amount_unknown": unknown, "total_cny": total("amount_cny") if known else None,
             "base_cny": total("base_cny") if known else None,
             "supplement_cny": sum(r["supplement_cny"] for r in claimed),
-            "advance_cny": total("advance_cny") if claimed and claimed[0]["advance_cny"] is not None else None,
-            "remaining_cny": total("remaining_cny") if claimed and claimed[0]["remaining_cny"] is not None else None}
+            "advance_cny": _advances(rows), "remaining_cny": _remaining(rows, total("amount_cny") if known else None)}
+
+
+def _advances(rows: list[dict]) -> int | None:
+    """Every advance paid, claimed for now or not (an advance to a student no longer eligible is recovered)."""
+    if not rows or rows[0]["advance_cny"] is None:
+        return None
+    return sum(r["advance_cny"] or 0 for r in rows)
+
+
+def _remaining(rows: list[dict], total_cny: int | None) -> int | None:
+    advances = _advances(rows)
+    return None if advances is None or total_cny is None else total_cny - advances
