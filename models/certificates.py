@@ -46,6 +46,7 @@ class Certificate(Base):
     class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), index=True)
     student_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     student_name: Mapped[str] = mapped_column(String(50))  # snapshot: the name printed on the certificate
+    student_id_masked: Mapped[str | None] = mapped_column(String(32))  # snapshot, printed and sealed (seal v2)
     course_type: Mapped[str] = mapped_column(String(32))
     course_name: Mapped[str] = mapped_column(String(100))
     class_hours: Mapped[int] = mapped_column()

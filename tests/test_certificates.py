@@ -1,6 +1,8 @@
 """Numbered, sealed electronic certificates (CERT-1..4): numbering, issuance, seal, public check, revocation."""
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from datetime import date, datetime, timezone
 
@@ -13,7 +15,7 @@ from sqlalchemy import select, text
 from models import AuditLog, Base, Enrolment, TrainingClass, User
 from models.certificates import Certificate, CertificateCounter
 from models.db import Database, alembic_config
-from recorder.signing import load_platform_key
+from recorder.signing import canonical, load_platform_key
 from server.certificates import issuing, numbering, signing
 from tests.outcomes import everyone_eligible
 from tests.world import err, ok
@@ -189,7 +191,8 @@ def test_cert1_public_verification_shows_no_personal_data(town, client):
 
 @pytest.mark.parametrize("column,value", [
     ("student_name", "李四"), ("class_hours", 80), ("number", "150104202303WLC00077"),
-    ("issued_at", "2023-01-01 00:00:00"), ("institution_name", "冒名机构")])
+    ("issued_at", "2023-01-01 00:00:00"), ("institution_name", "冒名机构"),
+    ("student_id_masked", "1501**********0000")])
 def test_cert1_a_tampered_certificate_fails_verification(town, client, svc, column, value):
     w, cid, sids = town["w"], town["cid"], town["students"]
     c = ok(issue(w, cid, [sids[0]]), 201)["certificates"][0]
@@ -224,6 +227,38 @@ def test_cert4_revocation_shows_on_verification_and_is_audited(town, client, svc
         assert (a.target_id, a.detail["number"], a.institution_id) == (str(c["id"]), c["number"], w.ids["alpha"])
 
 
+def test_cert1_the_seal_covers_the_printed_masked_id_and_v1_certificates_still_verify(town, client, svc):
+    """Seal v2 snapshots the masked ID number printed on the certificate and seals it, so a later change
+    of the registration does not change the certificate and an edit of it breaks the seal; a
+    certificate sealed as v1 (before the ID was sealed) keeps verifying as it was sealed."""
+    from models import StudentProfile
+    from server.certificates import sealkeys
+    w, cid, sids = town["w"], town["cid"], town["students"]
+    c = ok(issue(w, cid, sids[:2]), 201)["certificates"]
+    with svc.db.session() as s:
+        cert = s.get(Certificate, c[0]["id"])
+        masked = s.get(StudentProfile, sids[0]).id_masked
+        sealed = json.loads(cert.payload)
+        assert (sealed["v"], sealed["student_id_masked"], cert.student_id_masked) == (2, masked, masked)
+        s.get(StudentProfile, sids[0]).id_masked = "9999**********9999"  # a later correction of the registration
+        # the second one as a v1 certificate was sealed: the same fields without the masked ID
+        old = s.get(Certificate, c[1]["id"])
+        data = signing.certificate_data(old)
+        data.pop("student_id_masked")
+        data["v"] = 1
+        old.payload = canonical(data).decode()
+        key = sealkeys.private_key(svc.cipher, sealkeys.current_row(s, old.institution_id))
+        old.signature = base64.b64encode(key.sign(old.payload.encode())).decode()
+        old.student_id_masked = None
+    for one in c:
+        v = ok(verify(client, one["number"], one["check_code"]))
+        assert (v["status"], v["valid"]) == ("valid", True), v
+    with svc.db.session() as s:
+        assert signing.check(s.get(Certificate, c[0]["id"]), sealkeys.trusted_for_cert(
+            s, s.get(Certificate, c[0]["id"]), None)) is None  # the registration's change is not on the certificate
+        assert signing.sealed_version(s.get(Certificate, c[1]["id"])) == 1
+
+
 def test_cert2_numbering_scopes_follow_the_profile(svc):
     """CERT-2/3: Hohhot counts per district; Beijing platform-wide (profile); series = year-month + course."""
     hohhot, beijing = svc.profiles["hohhot"], svc.profiles["beijing"]
@@ -240,6 +275,7 @@ def test_migration_0012_matches_the_models_in_one_linear_chain(database):
     assert [d for d in diff if "certificate" in repr(d)] == []
     script = ScriptDirectory.from_config(alembic_config())
     assert len(script.get_heads()) == 1 and script.get_revision("0012").down_revision == "0011"
+    assert script.get_revision("0019").down_revision == "0018"  # seal v2's masked-ID snapshot
 
 
 def test_cert1_issuance_is_a_webhook_event_in_the_same_transaction(town, svc):

@@ -1,6 +1,7 @@
 """A certificate's PDF from its database row (CERT-1): what is printed, the QR link and the embedded seal.
 
-Only the masked ID number is printed (student_profiles.id_masked, REG-1/PLAT-3: first 4 and last 4),
+Only the masked ID number is printed (student_profiles.id_masked, REG-1/PLAT-3: first 4 and last 4,
+snapshotted and sealed at issue since seal v2),
 never the decrypted one. The QR link is absolute: ``{base}/verify?n=NUMBER&c=CODE``.
 """
 from __future__ import annotations
@@ -23,11 +24,15 @@ def absolute_verify_url(base_url: str, secret: bytes, number: str) -> str:
 def render(s: Session, cert: Certificate, *, secret: bytes, base_url: str, issuer_zh: str | None,
            platform: PublicKey | None) -> bytes:
     """The certificate PDF; a revoked certificate renders crossed out (已撤销 REVOKED)."""
-    profile = s.get(StudentProfile, cert.student_user_id)
+    if signing.sealed_version(cert) >= 2:  # the masked ID as sealed at issue
+        id_masked = cert.student_id_masked
+    else:  # a v1 certificate sealed no ID: print the registration's current masked ID
+        profile = s.get(StudentProfile, cert.student_user_id)
+        id_masked = profile.id_masked if profile else None
     trusted = sealkeys.trusted_for_cert(s, cert, platform)
     printed = Printed(
         number=cert.number, check_code=signing.check_code(secret, cert.number), student_name=cert.student_name,
-        id_masked=profile.id_masked if profile else None, course_name=cert.course_name,
+        id_masked=id_masked, course_name=cert.course_name,
         course_type=cert.course_type, class_hours=cert.class_hours, start_date=cert.start_date,
         end_date=cert.end_date, institution_name=cert.institution_name, issuer_zh=issuer_zh,
         issued_on=cert.issued_at.astimezone(CHINA_TZ).date(), key_id=cert.key_id, signature=cert.signature,

@@ -98,6 +98,7 @@ def issue(s: Session, *, cls: TrainingClass, student_ids: list[int], issuer: Use
             number=alloc.number, scope_key=alloc.scope_key, series=alloc.series, serial=alloc.serial,
             class_id=cls.id, student_user_id=sid,
             student_name=student.real_name if student else s.get(User, sid).display_name,
+            student_id_masked=student.id_masked if student else None,
             course_type=cls.course_type, course_name=course.name_zh, class_hours=verdicts[sid].credited_class_hours,
             start_date=facts.start_date, end_date=facts.end_date, institution_id=inst.id,
             institution_name=inst.name, district_code=cls.district_code, profile=profile.key,

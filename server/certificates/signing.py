@@ -12,20 +12,35 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from datetime import timezone
 
 from models.certificates import Certificate
 from recorder.signing import PlatformKey, PublicKey, canonical
 
-VERSION = 1
+VERSION = 2  # v2 seals the printed masked ID number too; v1 certificates keep verifying as sealed
+ENVELOPE_VERSION = 1
 CHECK_CODE_LEN = 8
 ENVELOPE_FORMAT = "qihang-certificate"
 
 
+def sealed_version(c: Certificate) -> int:
+    """The seal version a certificate was sealed with (new ones: :data:`VERSION`). Read from its stored
+    payload only to choose which fields to rebuild — the rebuilt payload must still equal it."""
+    if not c.payload:
+        return VERSION
+    try:
+        v = json.loads(c.payload).get("v")
+    except (ValueError, AttributeError):
+        return VERSION
+    return v if v in (1, 2) else VERSION
+
+
 def certificate_data(c: Certificate) -> dict:
     """What the seal covers: every printed and archived field (CERT-1, CERT-4), not the revocation state."""
-    return {
-        "v": VERSION, "number": c.number, "scope_key": c.scope_key, "series": c.series, "serial": c.serial,
+    v = sealed_version(c)
+    data = {
+        "v": v, "number": c.number, "scope_key": c.scope_key, "series": c.series, "serial": c.serial,
         "class_id": c.class_id, "student_id": c.student_user_id, "student_name": c.student_name,
         "course_type": c.course_type, "course_name": c.course_name, "class_hours": c.class_hours,
         "start_date": c.start_date.isoformat(), "end_date": c.end_date.isoformat(),
@@ -34,6 +49,9 @@ def certificate_data(c: Certificate) -> dict:
         "issued_at": c.issued_at.astimezone(timezone.utc).isoformat(), "issued_by": c.issued_by,
         "key_id": c.key_id,
     }
+    if v >= 2:
+        data["student_id_masked"] = c.student_id_masked
+    return data
 
 
 def canonical_payload(c: Certificate) -> str:
@@ -65,7 +83,7 @@ def check(c: Certificate, trusted: PublicKey | None) -> str | None:
 
 def envelope(c: Certificate, public_key_hex: str) -> dict:
     """The signed data embedded in the PDF: the sealed payload exactly as signed, its signature and key."""
-    return {"format": ENVELOPE_FORMAT, "v": VERSION, "alg": "Ed25519", "key_id": c.key_id,
+    return {"format": ENVELOPE_FORMAT, "v": ENVELOPE_VERSION, "alg": "Ed25519", "key_id": c.key_id,
             "public_key": public_key_hex, "payload": c.payload, "signature": c.signature}
 
 
