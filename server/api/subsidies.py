@@ -423,32 +423,40 @@ def submit_claim(ctx: Ctx, class_id: int):
                              "Set the institution's bank account first", rule="SUB-2")
     data = _build_roster(ctx, cls)
     t = data["totals"]
+    profile = ctx.svc.profiles.get(cls.profile)
     if t["amount_unknown"]:
-        profile = ctx.svc.profiles.get(cls.profile)
-        raise _unprocessable("AMOUNT_UNKNOWN",
-                             f"地区政策“{profile.name_zh}”未设置该课程补贴标准，无法申报；请在部署目录的政策文件中补充",
-                             f"Profile {profile.key} sets no subsidy amount for {cls.course_type}; add it to the "
-                             f"deployment's profile file before claiming")
+        raise _amount_unknown(profile, cls)
     if not t["claimed"]:
         raise _unprocessable("NOTHING_TO_CLAIM", "没有可申领补贴的学员", "No student qualifies for the subsidy")
-    cal = _calendar(ctx)
-    profile = ctx.svc.profiles.get(cls.profile)
-    w = disclosure.window(cal, ctx.today, profile.public_disclosure_workdays)
-    bank_d = _bank_dict(bank)
-    archive = bundle.build(ctx.s, ctx.svc, cls, data, bank_d, submitted_at=ctx.now)
+    archive = bundle.build(ctx.s, ctx.svc, cls, data, _bank_dict(bank), submitted_at=ctx.now)
+    return _file_claim(ctx, cls, profile, "final", data, data["items"], t["total_cny"], archive, "SUB-2")
+
+
+def _amount_unknown(profile, cls: TrainingClass) -> ApiError:
+    return _unprocessable("AMOUNT_UNKNOWN",
+                          f"地区政策“{profile.name_zh}”未设置该课程补贴标准，无法申报；请在部署目录的政策文件中补充",
+                          f"Profile {profile.key} sets no subsidy amount for {cls.course_type}; add it to the "
+                          f"deployment's profile file before claiming")
+
+
+def _file_claim(ctx: Ctx, cls: TrainingClass, profile, stage: str, data: dict, public: list[dict], total: int,
+                archive: bytes, rule: str) -> dict:
+    """Freeze ``data`` as the ``stage`` claim: store its bundle, open the masked disclosure of the
+    ``public`` rows (SUB-3) for the profile's working days, audit it."""
     stored = ctx.svc.files.save_bytes(ctx.s, archive, kind="subsidy_bundle", content_type="application/zip",
                                       institution_id=cls.institution_id)
-    claim = SubsidyClaim(class_id=cls.id, institution_id=cls.institution_id, district_code=cls.district_code,
-                         profile=cls.profile, submitted_by=ctx.user.id, submitted_at=ctx.now,
-                         snapshot={k: v for k, v in data.items() if k != "columns"},
-                         disclosure=disclosure.public_rows(data["items"], data["course_name"]),
+    w = disclosure.window(_calendar(ctx), ctx.today, profile.public_disclosure_workdays)
+    claim = SubsidyClaim(class_id=cls.id, stage=stage, institution_id=cls.institution_id,
+                         district_code=cls.district_code, profile=cls.profile, submitted_by=ctx.user.id,
+                         submitted_at=ctx.now, snapshot={k: v for k, v in data.items() if k != "columns"},
+                         disclosure=disclosure.public_rows(public, data["course_name"]),
                          disclosure_token=secrets.token_urlsafe(16)[:22], disclosure_starts_on=w.starts_on,
-                         disclosure_ends_on=w.ends_on, total_cny=t["total_cny"], bundle_file_id=stored.id)
+                         disclosure_ends_on=w.ends_on, total_cny=total, bundle_file_id=stored.id)
     ctx.s.add(claim)
     ctx.s.flush()
-    ctx.audit("subsidy.claim.submit", target_type="class", target_id=cls.id, institution_id=cls.institution_id,
-              region_code=cls.district_code, claim_id=claim.id, total_cny=claim.total_cny, claimed=t["claimed"],
-              bundle_sha256=stored.sha256, rule="SUB-2")
+    ctx.audit("subsidy.claim.submit" if stage == "final" else f"subsidy.{stage}.submit", target_type="class",
+              target_id=cls.id, institution_id=cls.institution_id, region_code=cls.district_code, claim_id=claim.id,
+              total_cny=total, claimed=data["totals"]["claimed"], bundle_sha256=stored.sha256, rule=rule)
     return _claim_summary(ctx, claim)
 
 
@@ -547,36 +555,18 @@ def submit_advance(ctx: Ctx, class_id: int):
                              "Set the institution's bank account first", rule="SUB-2")
     t = data["totals"]
     if t["amount_unknown"]:
-        raise _unprocessable("AMOUNT_UNKNOWN",
-                             f"地区政策“{profile.name_zh}”未设置该课程补贴标准，无法申报；请在部署目录的政策文件中补充",
-                             f"Profile {profile.key} sets no subsidy amount for {cls.course_type}; add it to the "
-                             f"deployment's profile file before claiming")
+        raise _amount_unknown(profile, cls)
     if not t["claimed"]:
         raise _unprocessable("NOTHING_TO_CLAIM", "没有线上学时达标的学员，无可预拨", "No trainee qualifies for the advance",
                              rule="SUB-4")
     from server.documents import attendancedata, attendancepdf
-    bank_d = _bank_dict(bank)
     report = attendancepdf.render(attendancedata.attendance_report(ctx.s, cls.id, ctx.svc.profiles, ctx.now))
-    members = advance.bundle_members(ctx.s, cls, data, bank_d, report, ctx.now)
+    members = advance.bundle_members(ctx.s, cls, data, _bank_dict(bank), report, ctx.now)
     archive = bundle.archive(members, {"class_id": cls.id, "class_name": cls.name, "institution_id": cls.institution_id,
                                        "stage": "advance", "submitted_at": ctx.now.astimezone(CHINA_TZ).isoformat(),
                                        "totals": t})
-    stored = ctx.svc.files.save_bytes(ctx.s, archive, kind="subsidy_bundle", content_type="application/zip",
-                                      institution_id=cls.institution_id)
-    w = disclosure.window(_calendar(ctx), ctx.today, profile.public_disclosure_workdays)
-    claim = SubsidyClaim(class_id=cls.id, stage="advance", institution_id=cls.institution_id,
-                         district_code=cls.district_code, profile=cls.profile, submitted_by=ctx.user.id,
-                         submitted_at=ctx.now, snapshot={k: v for k, v in data.items() if k != "columns"},
-                         disclosure=disclosure.public_rows([dict(r, amount_cny=r["advance_cny"]) for r in data["items"]],
-                                                           data["course_name"]),
-                         disclosure_token=secrets.token_urlsafe(16)[:22], disclosure_starts_on=w.starts_on,
-                         disclosure_ends_on=w.ends_on, total_cny=t["advance_cny"], bundle_file_id=stored.id)
-    ctx.s.add(claim)
-    ctx.s.flush()
-    ctx.audit("subsidy.advance.submit", target_type="class", target_id=cls.id, institution_id=cls.institution_id,
-              region_code=cls.district_code, claim_id=claim.id, total_cny=claim.total_cny, claimed=t["claimed"],
-              bundle_sha256=stored.sha256, rule="SUB-4")
-    return _claim_summary(ctx, claim)
+    public = [dict(r, amount_cny=r["advance_cny"]) for r in data["items"]]  # the public sees what is advanced
+    return _file_claim(ctx, cls, profile, "advance", data, public, t["advance_cny"], archive, "SUB-4")
 
 
 @api.route("GET", "/api/classes/{class_id:int}/subsidy/advance/claim", summary="线上预拨申报（冻结） Advance claim",
