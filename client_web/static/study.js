@@ -312,11 +312,16 @@ function wireVideo() {
     if (!state.prompt) refreshProgress();
   });
   v.addEventListener("seeked", () => {  // dragging fires many: report where it settled
+    const p = currentPart();  // a lesson's share of a package starts inside its file: stay within it
+    if (p && !state.switching && v.currentTime < p.start - 0.5) { v.currentTime = p.start; return; }
     clearTimeout(state.seekTimer);
     state.seekTimer = setTimeout(() => beat("seeked"), 250);
   });
   v.addEventListener("waiting", () => { state.stalled = true; beat("waiting"); });
-  v.addEventListener("playing", () => { if (state.stalled) { state.stalled = false; beat("play"); } });
+  v.addEventListener("playing", () => {
+    state.reloads = 0;
+    if (state.stalled) { state.stalled = false; beat("play"); }
+  });
   v.addEventListener("timeupdate", () => {  // a part that stops inside its file (a lesson's share of a package)
     const p = currentPart();
     if (p && !state.switching && v.currentTime >= p.end - 0.05 && state.part + 1 < state.parts.length) partEnded();
@@ -330,6 +335,12 @@ function wireVideo() {
   v.addEventListener("error", async () => {  // an expired video link: fetch a fresh one, keep the place
     const p = currentPart();
     const at = p ? Math.max(0, (v.currentTime || 0) - p.start) : 0;
+    state.reloads = (state.reloads || 0) + 1;
+    if (state.reloads > 3) {  // not an expired link: the file itself cannot be played here
+      showError($("#page-error"), { code: "VIDEO_ERROR", message_zh: "视频无法播放，请稍后重试或联系培训机构",
+                                    message_en: "The video cannot be played; try again later or contact your institution" });
+      return;
+    }
     try {
       refreshUrls((await api(`/api/lessons/${lessonId}/study`)).video);
       loadPart(state.part, at);
