@@ -17,6 +17,17 @@ from typing import Any, Callable
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}  # a 390 px phone
+
+
+def signed_in(browser, token: str, requests: list | None = None, **context_opts):
+    """A zh-CN browser context whose pages hold ``token`` as their session (what /login stores) and
+    its first page; with ``requests``, every request URL of the context lands there (PLAT-2 checks)."""
+    ctx = browser.new_context(locale="zh-CN", **context_opts)
+    ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {token!r});")
+    if requests is not None:
+        ctx.on("request", lambda r: requests.append(r.url))
+    return ctx, ctx.new_page()
 
 
 def free_port() -> int:

@@ -13,11 +13,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.test_attendance_api import save_photo, teach
-from tests.appserver import region_world, serve
+from tests.appserver import PHONE, region_world, serve, signed_in
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
 @contextlib.contextmanager
@@ -49,10 +48,8 @@ def test_supervisor_opens_a_students_timeline_with_the_liveness_failed_stretch_a
     with taught_server(tmp_path) as (base, w, ids), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **PHONE)
+            ctx, page = signed_in(browser, w.login("yuquan"), timezone_id="Asia/Shanghai", **PHONE)
             ctx.set_default_timeout(15_000)
-            ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {w.login('yuquan')!r});")
-            page = ctx.new_page()
             requests: list[str] = []
             errors: list[str] = []
             page.on("request", lambda r: requests.append(r.url))

@@ -18,13 +18,12 @@ import pytest
 from sqlalchemy import select
 
 from models.exams import ExamAnswer, ExamAttempt
-from tests.appserver import region_world, serve
+from tests.appserver import PHONE, region_world, serve, signed_in
 from tests.netcut import NetCut
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.world import auth, ok
 
 pytestmark = pytest.mark.browser
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 WAIT = 30000  # ms: the longest any DOM state may take to appear (the retry backoff tops out at 15 s)
 SHORT_TEXT = "市场调研、资金计划、团队分工\n第二行 second line"
 ABCD = ["市场", "资金", "团队", "计划"]
@@ -105,10 +104,7 @@ def _saved(svc, attempt_id: int) -> dict:
 
 
 def _open(browser, token: str, requests: list):
-    ctx = browser.new_context(locale="zh-CN", **PHONE)
-    ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {token!r});")
-    ctx.on("request", lambda r: requests.append(r.url))
-    return ctx, ctx.new_page()
+    return signed_in(browser, token, requests, **PHONE)
 
 
 def test_exam1_phone_exam_survives_a_dropped_connection_and_a_reload_then_submits_and_shows_the_score(tmp_path):

@@ -19,12 +19,12 @@ import pytest
 from media.samplefaces import load_rgb
 from server.attendance.lessonattendance import attendance
 from server.live import eventlog
+from tests.appserver import PHONE
 from tests.test_browser import CHROMIUM
 from tests.test_browser_room import MEDIA_ARGS, _open, room_server
 from tests.test_face_attendance_live import _scene as scene
 
 pytestmark = pytest.mark.browser
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
 
 def write_y4m(path: Path, rgb: np.ndarray, frames: int = 10) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_browser_face import PHONE
+from tests.appserver import PHONE, signed_in
 from tests.test_browser_room import MEDIA_ARGS, room_server
 
 pytestmark = pytest.mark.browser
@@ -19,9 +19,7 @@ def test_live1_the_phone_home_page_takes_the_student_into_the_lesson_on_now(tmp_
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=MEDIA_ARGS)
             try:
-                ctx = browser.new_context(locale="zh-CN", **PHONE)
-                ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {token!r});")
-                page = ctx.new_page()
+                ctx, page = signed_in(browser, token, **PHONE)
                 page.goto(f"{base}/")
                 now = page.wait_for_selector(f"[data-testid=lesson][data-lesson-id='{lesson_id}'][data-state=open]")
                 assert now.get_attribute("data-mode") == "live" and "直播" in now.inner_text()

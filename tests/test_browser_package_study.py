@@ -12,7 +12,7 @@ from models import Lesson, TrainingClass
 from models.coursepackages import LessonCoursePackage
 from server.attendance.recordedstudy import study
 from server.live import eventlog
-from tests.test_browser_face import PHONE
+from tests.appserver import PHONE, signed_in
 from tests.test_browser_room import MEDIA_ARGS, room_server
 from tests.test_course_packages import chapter, create, licence, upload
 from tests.test_recorded_study import make_video
@@ -54,10 +54,7 @@ def test_att5_phone_plays_a_package_lesson_across_its_parts_as_one_timeline(tmp_
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=MEDIA_ARGS)
             try:
-                ctx = browser.new_context(locale="zh-CN", **PHONE)
-                ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {token!r});")
-                page = ctx.new_page()
-                page.on("request", lambda r: requests.append(r.url))
+                ctx, page = signed_in(browser, token, requests, **PHONE)
                 page.goto(f"{base}/study?lesson={lesson_id}")
                 page.wait_for_function("document.getElementById('video').readyState >= 2", timeout=15000)
                 assert page.get_attribute("body", "data-part") == "0"

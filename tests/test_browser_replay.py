@@ -14,7 +14,7 @@ import pytest
 from models import Lesson
 from recorder.ledger import Ledger
 from server.live import eventlog
-from tests.test_browser_face import PHONE
+from tests.appserver import PHONE, signed_in
 from tests.test_browser_room import MEDIA_ARGS, room_server
 from tests.test_replay import record
 
@@ -45,10 +45,7 @@ def test_cls8_student_plays_the_replay_seeks_into_a_later_segment_and_is_credite
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=MEDIA_ARGS)
             try:
-                ctx = browser.new_context(locale="zh-CN", **PHONE)
-                ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {token!r});")
-                page = ctx.new_page()
-                page.on("request", lambda r: requests.append(r.url))
+                ctx, page = signed_in(browser, token, requests, **PHONE)
                 page.on("response", lambda r: statuses.append(r.status) if "/replay/" in r.url else None)
                 page.goto(f"{base}/replay?lesson={lesson_id}")
                 page.wait_for_function("window.qihangReplay.segs.length === 3 && "

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.appserver import region_world, serve
+from tests.appserver import region_world, serve, signed_in
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
@@ -43,10 +43,7 @@ def lesson(tmp_path_factory):
 
 
 def _open(browser, base: str, token: str, lesson_id: int, requests: list, **opts):
-    ctx = browser.new_context(locale="zh-CN", **opts)
-    ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {token!r});")
-    page = ctx.new_page()
-    page.on("request", lambda r: requests.append(r.url))
+    ctx, page = signed_in(browser, token, requests, **opts)
     page.goto(f"{base}/room?lesson={lesson_id}")
     return ctx, page
 

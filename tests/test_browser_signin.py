@@ -14,9 +14,9 @@ import pytest
 from media.samplefaces import load_rgb, scene
 from server.attendance import offline
 from server.live import eventlog
-from tests.appserver import region_world, serve
+from tests.appserver import PHONE, region_world, serve, signed_in
 from tests.test_browser import CHROMIUM
-from tests.test_browser_face import PHONE, write_y4m
+from tests.test_browser_face import write_y4m
 from tests.test_browser_room import MEDIA_ARGS
 from tests.test_offline_signin import north, plan_offline
 
@@ -49,10 +49,7 @@ def site(tmp_path_factory):
 
 def _phone(browser, base: str, token: str, where: tuple[float, float], accuracy: float, requests: list):
     """A phone page whose location is overridden through the DevTools protocol."""
-    ctx = browser.new_context(locale="zh-CN", **PHONE)
-    ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {token!r});")
-    page = ctx.new_page()
-    page.on("request", lambda r: requests.append(r.url))
+    ctx, page = signed_in(browser, token, requests, **PHONE)
     cdp = ctx.new_cdp_session(page)
     context_id = cdp.send("Target.getTargetInfo")["targetInfo"]["browserContextId"]
     browser.new_browser_cdp_session().send("Browser.grantPermissions", {
@@ -158,10 +155,7 @@ def test_cls6_planner_edits_an_offline_lessons_venue(site):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=MEDIA_ARGS)
         try:
-            ctx = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
-            ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {site['admin']!r});")
-            page = ctx.new_page()
-            page.on("request", lambda r: requests.append(r.url))
+            ctx, page = signed_in(browser, site["admin"], requests, viewport={"width": 1400, "height": 900})
             page.goto(f"{site['base']}/planner#class-{site['draft']}")
             rows = page.locator("#lessons-table tbody tr")
             expect(rows).to_have_count(14)

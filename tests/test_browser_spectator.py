@@ -17,7 +17,8 @@ from sqlalchemy import select
 from media.samplefaces import load_rgb
 from models import AuditLog
 from tests.test_browser import CHROMIUM
-from tests.test_browser_face import PHONE, write_y4m
+from tests.appserver import PHONE
+from tests.test_browser_face import write_y4m
 from tests.test_browser_room import MEDIA_ARGS, _open, room_server
 from tests.test_face_attendance_live import _scene as scene
 from tests.world import auth, ok

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.appserver import serve
+from tests.appserver import serve, signed_in
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_recorded_study import make_video
 from tests.test_spotcheck import PASSWORD, beijing
@@ -42,10 +42,8 @@ def test_supervisor_draws_reads_the_report_and_records_a_verdict(tmp_path):
     with served(tmp_path) as (base, token, world, first), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+            ctx, page = signed_in(browser, token["chaoyang"], timezone_id="Asia/Shanghai")
             ctx.set_default_timeout(15_000)
-            ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {token['chaoyang']!r});")
-            page = ctx.new_page()
             requests: list[str] = []
             errors: list[str] = []
             page.on("request", lambda r: requests.append(r.url))
@@ -97,10 +95,8 @@ def test_supervisor_draws_reads_the_report_and_records_a_verdict(tmp_path):
             expect(page.locator("[data-testid=verification]")).to_contain_text("完整性校验通过")
 
             # the institution's admin uploads the first class-hour's clip from the same page
-            staff = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
+            staff, spage = signed_in(browser, token["school"], timezone_id="Asia/Shanghai")
             staff.set_default_timeout(15_000)
-            staff.add_init_script(f"sessionStorage.setItem('qihang.token', {token['school']!r});")
-            spage = staff.new_page()
             spage.on("pageerror", lambda e: errors.append(str(e)))
             spage.goto(f"{base}/spotcheck?lesson={world.offline}")
             assert spage.locator("#draw-card").is_hidden()

@@ -15,7 +15,8 @@ from media.samplefaces import load_rgb, scene
 from models import Lesson, TrainingClass
 from server.attendance.recordedstudy import study
 from server.live import eventlog
-from tests.test_browser_face import PHONE, write_y4m
+from tests.appserver import PHONE, signed_in
+from tests.test_browser_face import write_y4m
 from tests.test_browser_room import MEDIA_ARGS, room_server
 from tests.test_recorded_study import make_video
 from tests.world import auth
@@ -51,10 +52,7 @@ def test_att5_phone_plays_the_video_answers_a_prompt_and_passes_the_face_check(t
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                          args=MEDIA_ARGS + [f"--use-file-for-fake-video-capture={camera}"])
             try:
-                ctx = browser.new_context(locale="zh-CN", **PHONE)
-                ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {token!r});")
-                page = ctx.new_page()
-                page.on("request", lambda r: requests.append(r.url))
+                ctx, page = signed_in(browser, token, requests, **PHONE)
                 page.goto(f"{base}/study?lesson={lesson_id}")
                 page.wait_for_function("document.getElementById('video').readyState >= 2", timeout=15000)
                 page.evaluate("document.getElementById('video').play()")  # the student's tap on play

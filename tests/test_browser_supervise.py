@@ -9,6 +9,7 @@ import io
 
 import pytest
 
+from tests.appserver import signed_in
 from tests.test_browser import CHROMIUM
 from tests.test_browser_room import MEDIA_ARGS, room_server
 
@@ -25,10 +26,8 @@ def test_sup1_sup4_dashboard_lists_the_live_class_exports_the_roster_and_enters_
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=MEDIA_ARGS)
             try:
-                ctx = browser.new_context(locale="zh-CN", accept_downloads=True, viewport={"width": 1366, "height": 900})
-                ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {token!r});")
-                ctx.on("request", lambda r: requests.append(r.url))
-                page = ctx.new_page()
+                ctx, page = signed_in(browser, token, requests, accept_downloads=True,
+                                      viewport={"width": 1366, "height": 900})
                 page.goto(f"{base}/supervise")
                 row = page.wait_for_selector(f'[data-testid=class-row][data-class-id="{detail["id"]}"]')
                 row.click()

@@ -244,9 +244,8 @@ def test_live7_exam2_phone_page_submit_check_and_plan_upload_in_a_real_browser(t
     no request leaves 127.0.0.1 (PLAT-2) and no script error."""
     from urllib.parse import urlsplit
 
-    from tests.appserver import CHROMIUM, region_world, serve
+    from tests.appserver import CHROMIUM, PHONE, region_world, serve, signed_in
     from tests.test_browser import CHROMIUM_ARGS
-    from tests.test_browser_face import PHONE
 
     def build(svc, app):
         w = region_world(svc, app)
@@ -274,11 +273,8 @@ def test_live7_exam2_phone_page_submit_check_and_plan_upload_in_a_real_browser(t
         requests, errors = [], []
 
         def tab(token, **opts):
-            ctx = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **opts)
+            ctx, page = signed_in(browser, token, requests, timezone_id="Asia/Shanghai", **opts)
             ctx.set_default_timeout(15_000)
-            ctx.add_init_script(f"sessionStorage.setItem('qihang.token', {token!r});")
-            page = ctx.new_page()
-            page.on("request", lambda r: requests.append(r.url))
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(base + "/coursework")
             return page
