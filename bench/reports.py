@@ -18,7 +18,9 @@ Timed, each the median of ``--repeat`` runs, one process:
 * **eligibility** — ``outcomes.eligibility.class_eligibility`` (EXAM-3/CLS-7: the same logs plus plan
   verdicts and exam attempts), what a certificate issue or a subsidy roster reads once per request;
   and **one student's** verdict (``student_eligibility``: only their own and staff's events are read),
-  what a student's own page and the exam's CLS-7 bar at start read.
+  what a student's own page and the exam's CLS-7 bar at start read;
+* **subsidy roster** — ``subsidies.roster.build`` (eligibility, REG-4 flags, evidence, amounts) and
+  the **SUB-4 advance roster** — ``subsidies.advance.build`` (the online lessons' figures per student).
 
     python -m bench.reports [--quick] [--lessons N] [--repeat R]
 
@@ -143,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     from server.export import Column, to_csv
     from server.outcomes.eligibility import class_eligibility, student_eligibility
     from server.services import Services
+    from server.subsidies import advance, roster
 
     with tempfile.TemporaryDirectory(prefix="qihang-bench-reports-") as tmp:
         svc = Services.build(_settings(Path(tmp)))
@@ -171,6 +174,15 @@ def main(argv: list[str] | None = None) -> int:
             with svc.db.session() as s:
                 return student_eligibility(s, cid, one, svc.profiles, now)
 
+        def subsidy_roster():
+            with svc.db.session() as s:
+                return roster.build(s, s.get(TrainingClass, cid), svc.profiles, now=now, today=now.date(),
+                                    can_see=lambda other: True)
+
+        def advance_roster():
+            with svc.db.session() as s:
+                return advance.build(s, s.get(TrainingClass, cid), svc.profiles, now=now, can_see=lambda other: True)
+
         def generate_all():
             with svc.db.session() as s:
                 return [d.size for d in reportjob.generate_reports(s, svc, s.get(TrainingClass, cid), now, None)]
@@ -185,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         elig_s, verdicts = _median(eligible, repeat, cpu, "eligibility")
         one = verdicts[0].student_id
         one_s, _ = _median(eligible_one, repeat, cpu, "eligibility_one_student")
+        roster_s, _ = _median(subsidy_roster, repeat, cpu, "subsidy_roster")
+        advance_s, adv = _median(advance_roster, repeat, cpu, "advance_roster")
     result = {"bench": "reports", "students": STUDENTS, "lessons": lessons, "events": events, "repeat": repeat,
               "seed_s": round(seed_s, 2), "baseline_csv_s": round(csv_s, 3), "report_data_s": round(data_s, 3),
               "pdf_render_s": round(pdf_s, 3), "xlsx_render_s": round(xlsx_s, 3), "generate_all_s": round(all_s, 3),
@@ -195,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
               "eligible_students": sum(v.eligible for v in verdicts),
               "eligibility_one_student_s": round(one_s, 3),
               "ratio_one_student_vs_class_eligibility": round(one_s / elig_s, 3),
+              "subsidy_roster_s": round(roster_s, 3), "ratio_subsidy_roster_vs_csv": round(roster_s / csv_s, 2),
+              "advance_roster_s": round(advance_s, 3), "ratio_advance_roster_vs_csv": round(advance_s / csv_s, 2),
+              "advance_rows": len(adv["items"]),
               "cpu_s": cpu, "cpu_ratio_generate_all_vs_csv": round(cpu["generate_all"] / cpu["baseline_csv"], 2),
               "cpu_ratio_attendance_docs_vs_csv": round(
                   (cpu["report_data"] + cpu["pdf_render"] + cpu["xlsx_render"]) / cpu["baseline_csv"], 2),
