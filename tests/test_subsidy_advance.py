@@ -38,10 +38,12 @@ def with_amount(svc) -> None:
     svc.profiles["baotou"] = dataclasses.replace(p, courses=MappingProxyType(dict(p.courses, SYB=syb)))
 
 
-def teach_online_part(svc, cid: int, a: int, b: int, c: int, moved_to=None) -> tuple[list[int], object]:
-    """The class runs: its first two lessons become online (live, an hour each) — moved to start at
-    ``moved_to`` if given — and the rest offline. A and C attend both online lessons, B the first only.
-    Returns the online lessons' ids and the first offline lesson's start."""
+def teach_online_part(svc, cid: int, a: int, b: int, c: int, moved_to=None,
+                      second: str = "live") -> tuple[list[int], object]:
+    """The class runs: its first two lessons become online (an hour each; the second ``live`` or
+    ``recorded``: an hour's video) — moved to start at ``moved_to`` if given — and the rest offline.
+    A and C attend (or study) both online lessons, B the first only. Returns the online lessons' ids
+    and the first offline lesson's start."""
     with svc.db.session() as s:
         cls = s.get(TrainingClass, cid)
         cls.status = "in_progress"
@@ -50,13 +52,19 @@ def teach_online_part(svc, cid: int, a: int, b: int, c: int, moved_to=None) -> t
         for n, le in enumerate(online):  # an hour each, to keep the hand-written log short
             if moved_to is not None:
                 le.starts_at = moved_to + timedelta(hours=5 * n)
-            le.mode, le.ends_at = "live", le.starts_at + timedelta(hours=1)
+            le.mode, le.ends_at = ("live" if n == 0 else second), le.starts_at + timedelta(hours=1)
         for le in lessons[2:]:
             le.mode = "offline"
         lecturer = cls.lecturers[0].user_id
         for n, le in enumerate(online):
             log = RoomLog(s, le.id, le.starts_at)
             present = (a, b, c) if n == 0 else (a, c)
+            if le.mode == "recorded":  # the study page's heartbeats, every 10 s through the hour's video
+                for k in range(361):
+                    for uid in present:
+                        log.add(k / 6, "study_progress", uid, "student", pos=k * 10.0, playing=k < 360, visible=True,
+                                reason="tick" if k < 360 else "ended", every_s=10.0, video_s=3600.0)
+                continue
             log.opening(lecturer, present)
             for k in range(1, 120):
                 for uid in present:
@@ -66,13 +74,15 @@ def teach_online_part(svc, cid: int, a: int, b: int, c: int, moved_to=None) -> t
 
 
 @pytest.fixture
-def online_done(world, clock, svc):
+def online_done(world, clock, svc, request):
+    """Day one's two lessons were online (the second live, or with ``indirect`` param "recorded", an
+    hour's video studied); it is the evening of day one."""
     clock.set(CREATED)
     w = world
     w.institution("alpha", region=BAOTOU_DISTRICT, profile="baotou")
     w.institution("beta", region=BAOTOU_DISTRICT, profile="baotou")
     cid, (a, b, c) = make_class(w, "alpha", "SYB", ["冯九", "陈十", "褚十一"])
-    ids, first_offline = teach_online_part(svc, cid, a, b, c)
+    ids, first_offline = teach_online_part(svc, cid, a, b, c, second=getattr(request, "param", "live"))
     with_amount(svc)
     clock.set(first_offline - timedelta(hours=12))  # the evening of day one: online part over
     relogin(w)
@@ -139,6 +149,20 @@ def test_sub4_advance_roster_claim_disclosure_and_bundle(online_done, svc):
     with svc.db.session() as s:
         actions = [a.action for a in s.scalars(select(AuditLog).order_by(AuditLog.id))]
     assert "subsidy.advance.submit" in actions and "subsidy.bundle.download" in actions
+
+
+@pytest.mark.parametrize("online_done", ["recorded"], indirect=True)
+def test_sub4_a_recorded_online_lesson_counts_its_credited_study_against_the_video(online_done):
+    t, w = online_done, online_done["w"]
+    data = ok(w.client.get(advance_url(t["cid"]), headers=w.h("alpha_admin")))
+    rows = {r["student_id"]: r for r in data["items"]}
+    assert data["online"]["done"]
+    for uid in (t["a"], t["c"]):  # an hour live + an hour's video watched through: 120 of 120 minutes
+        assert (rows[uid]["claimed"], rows[uid]["online_study_minutes"], rows[uid]["online_live_minutes"]) == \
+            (True, 120, 120)
+    b = rows[t["b"]]  # the live hour only: 60 of 120 minutes
+    assert (b["claimed"], b["online_study_minutes"], b["online_live_minutes"]) == (False, 60, 120)
+    assert b["reason"]["code"] == "ONLINE_HOURS_SHORT" and b["reason"]["numbers"]["online_seconds"] == 7200
 
 
 def test_sub4_the_final_claim_deducts_the_advance_and_recovers_it_from_the_ineligible(online_done, svc, clock,

@@ -8,16 +8,17 @@ the institution claims the remainder (三(二)); the final claim deducts what wa
 (server/subsidies/roster.py), so a trainee advanced but later ineligible shows a negative remainder.
 
 Here the *online part* is the class's live and recorded lessons; it is done when the last of them
-has ended. A trainee qualifies for the advance when their live-study share of the online lessons
-meets the profile's live-time threshold (ATT-3's 80 %), with no open REG-4 duplicate. The advance is
+has ended. A trainee's online share is their credited study time over the online lessons' time — a
+live lesson's teaching time (ATT-3), a recorded lesson's video length (ATT-5) — and they qualify for
+the advance when it meets the profile's live-time threshold (80 %), with no open REG-4 duplicate. The advance is
 the profile's ``advance_payment_share`` of the course's standard amount for the class's planned
 hours (half-up to whole yuan); success supplements belong to the final claim.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
+from fractions import Fraction
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,7 +39,7 @@ ADVANCE_COLUMNS = tuple(Column(*c) for c in (
     ("id_number_masked", "身份证号（脱敏）", "ID number (masked)", "text"),
     ("mobile_masked", "手机号（脱敏）", "Mobile (masked)", "text"),
     ("online_study_minutes", "线上学习(分钟)", "Online study (min)", "int"),
-    ("online_live_minutes", "线上授课(分钟)", "Online teaching (min)", "int"),
+    ("online_live_minutes", "线上课时长(分钟)", "Online lesson time (min)", "int"),
     ("online_ratio", "线上学时占比", "Online share", "float"),
     ("amount_cny", "补贴标准(元)", "Standard amount (CNY)", "int"), ("advance_cny", "预拨(元)", "Advance (CNY)", "int"),
     ("flags_text", "重复参训(REG-4)", "Duplicates (REG-4)", "text"), ("reason_text", "说明", "Reason", "text"),
@@ -63,24 +64,42 @@ def _reason(code: str, zh: str, en: str, rule: str, **numbers) -> dict:
     return {"code": code, "rule": rule, "message_zh": zh, "message_en": en, "numbers": numbers}
 
 
+def online_share(figures: classfigures.ClassFigures, uid: int) -> tuple[timedelta, timedelta, Fraction | None]:
+    """A trainee's credited study and the online lessons' time over the online lessons held so far."""
+    study = total = timedelta(0)
+    for held in figures.lessons:
+        if held.found is None or held.lesson.mode not in ONLINE_MODES:
+            continue
+        a = held.found[uid]
+        study += a.study
+        if held.lesson.mode == "recorded":  # the video's length for everyone, whether they opened it or not
+            total += max((x.live for x in held.found.values()), default=timedelta(0)) or \
+                (held.lesson.ends_at - held.lesson.starts_at)
+        else:
+            total += a.live
+    us = total // timedelta(microseconds=1)
+    return study, total, (Fraction(study // timedelta(microseconds=1), us) if us else None)
+
+
 def build(s: Session, cls: TrainingClass, profiles, *, now: datetime, can_see) -> dict:
     """The advance roster: every enrolled trainee's online figures and advance (module docstring)."""
     profile = profiles.get(cls.profile)
     course = profile.course(cls.course_type)
     share = profile.advance_payment_share
     figures = classfigures.load(s, cls.id, profiles, now)
-    online = dataclasses.replace(figures, lessons=[h for h in figures.lessons if h.lesson.mode in ONLINE_MODES])
     planned = int(sum(le.class_hours for le in s.scalars(select(Lesson).where(Lesson.class_id == cls.id))))
     standard = profile.subsidy_for(cls.course_type, planned)
-    threshold = float(figures.rules.live_time_threshold)
+    threshold = figures.rules.live_time_threshold
     flags = duplicates.class_flags(s, cls, profile)
     ids = [uid for uid, _ in figures.roster]
     people = {p.user_id: p for p in s.scalars(select(StudentProfile).where(StudentProfile.user_id.in_(ids)))} \
         if ids else {}
     rows = []
     for uid, name in figures.roster:
-        t = classfigures.student_totals(online, uid)
-        ratio = t["study_ratio"]
+        study, total, share_ = online_share(figures, uid)
+        ratio = float(share_) if share_ is not None else None
+        meets = share_ is not None and share_ >= threshold
+        study_min, total_min = int(study.total_seconds()) // 60, int(total.total_seconds()) // 60
         open_flags = [f for f in flags.get(uid, []) if not f.cleared]
         reason, amount = None, standard
         if share is None:
@@ -89,13 +108,14 @@ def build(s: Session, cls: TrainingClass, profiles, *, now: datetime, can_see) -
         elif not cls.subsidised:
             amount, reason = 0, _reason("CLASS_NOT_SUBSIDISED", "本班不是补贴性培训班", "The class is not subsidised",
                                         "SUB-1")
-        elif not t["meets_live_time_ATT3"]:
+        elif not meets:
             pct = "—" if ratio is None else f"{ratio * 100:.1f}%"
             amount, reason = 0, _reason(
-                "ONLINE_HOURS_SHORT", f"线上学习时长占比 {pct}（{t['study_seconds'] // 60} / {t['live_seconds'] // 60} 分钟），"
-                f"未达 {threshold * 100:g}%，不予预拨", f"Online study {pct} ({t['study_seconds'] // 60} of "
-                f"{t['live_seconds'] // 60} min), below {threshold * 100:g}%: no advance", RULE,
-                study_seconds=t["study_seconds"], live_seconds=t["live_seconds"], threshold=threshold)
+                "ONLINE_HOURS_SHORT", f"线上学习时长占比 {pct}（{study_min} / {total_min} 分钟），"
+                f"未达 {float(threshold) * 100:g}%，不予预拨", f"Online study {pct} ({study_min} of "
+                f"{total_min} min), below {float(threshold) * 100:g}%: no advance", RULE,
+                study_seconds=round(study.total_seconds()), online_seconds=round(total.total_seconds()),
+                threshold=float(threshold))
         elif open_flags:
             amount, reason = 0, _reason("REG4_DUPLICATE", "重复参训待监管部门核查，暂不预拨",
                                         "REG-4 duplicate awaiting a supervisor's decision; no advance", "REG-4")
@@ -110,8 +130,8 @@ def build(s: Session, cls: TrainingClass, profiles, *, now: datetime, can_see) -
         rows.append({
             "student_id": uid, "name": name, "id_number_masked": p.id_masked if p else None,
             "mobile_masked": mask_mobile(p.mobile) if p else None,
-            "online_study_minutes": t["study_seconds"] // 60, "online_live_minutes": t["live_seconds"] // 60,
-            "online_ratio": ratio, "meets_online": t["meets_live_time_ATT3"], "amount_cny": amount,
+            "online_study_minutes": study_min, "online_live_minutes": total_min,
+            "online_ratio": ratio, "meets_online": meets, "amount_cny": amount,
             "advance_cny": advance, "claimed": paid, "flags": flag_dicts, "reason": reason,
             "flags_text": "；".join(d["message_zh"] for d in flag_dicts), "reason_text": reason["message_zh"] if reason else "",
         })
@@ -121,7 +141,7 @@ def build(s: Session, cls: TrainingClass, profiles, *, now: datetime, can_see) -
             "institution_name": cls.institution.name if cls.institution else None, "profile": profile.key,
             "course_type": cls.course_type, "course_name": course.name_zh, "subsidised": cls.subsidised,
             "stage": "advance", "advance_payment_share": share, "planned_class_hours": planned,
-            "standard_cny": standard, "online_threshold": threshold, "online": online_part(s, cls.id, now),
+            "standard_cny": standard, "online_threshold": float(threshold), "online": online_part(s, cls.id, now),
             "items": rows,
             "totals": {"students": len(rows), "claimed": len(claimed), "amount_unknown": unknown,
                        "advance_cny": sum(r["advance_cny"] for r in claimed) if not unknown else None}}
