@@ -13,6 +13,7 @@ import io
 import json
 import zipfile
 from datetime import timedelta
+from fractions import Fraction
 from types import MappingProxyType
 
 import pytest
@@ -212,3 +213,21 @@ def test_migration_0018_matches_the_models(database):
     assert [d for d in diff if "subsidy_claims" in repr(d)] == []
     assert ScriptDirectory.from_config(alembic_config()).get_revision("0018").down_revision == "0017"
 
+
+
+def test_sub4_watching_a_video_twice_does_not_make_up_a_missed_live_lesson():
+    """The online share caps a recorded lesson's credited study at the video's length: a trainee who
+    skipped the live hour and watched the hour's video twice has studied 60 of 120 minutes, not 120."""
+    from datetime import datetime, timezone
+    from types import SimpleNamespace as NS
+
+    from server.subsidies.advance import online_share
+    t0, hour = datetime(2023, 3, 6, 0, 30, tzinfo=timezone.utc), timedelta(hours=1)
+    live = NS(lesson=NS(mode="live", starts_at=t0, ends_at=t0 + hour),
+              found={1: NS(study=timedelta(0), live=hour), 2: NS(study=hour, live=hour)})
+    video = NS(lesson=NS(mode="recorded", starts_at=t0 + 5 * hour, ends_at=t0 + 6 * hour),
+               found={1: NS(study=2 * hour, live=hour), 2: NS(study=timedelta(0), live=timedelta(0))})
+    offline = NS(lesson=NS(mode="offline", starts_at=t0, ends_at=t0 + hour), found={1: NS(study=hour, live=hour)})
+    figures = NS(lessons=[live, video, offline, NS(lesson=NS(mode="live"), found=None)])
+    assert online_share(figures, 1) == (hour, 2 * hour, Fraction(1, 2))
+    assert online_share(figures, 2) == (hour, 2 * hour, Fraction(1, 2))  # never opened the video: 0 of its hour

@@ -71,12 +71,12 @@ def online_share(figures: classfigures.ClassFigures, uid: int) -> tuple[timedelt
         if held.found is None or held.lesson.mode not in ONLINE_MODES:
             continue
         a = held.found[uid]
-        study += a.study
         if held.lesson.mode == "recorded":  # the video's length for everyone, whether they opened it or not
-            total += max((x.live for x in held.found.values()), default=timedelta(0)) or \
+            length = max((x.live for x in held.found.values()), default=timedelta(0)) or \
                 (held.lesson.ends_at - held.lesson.starts_at)
+            study, total = study + min(a.study, length), total + length  # watching twice does not make up a lesson
         else:
-            total += a.live
+            study, total = study + a.study, total + a.live
     us = total // timedelta(microseconds=1)
     return study, total, (Fraction(study // timedelta(microseconds=1), us) if us else None)
 
